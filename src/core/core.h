@@ -1,0 +1,435 @@
+/*
+ * core.h - Loyal's domain core: money, points, the program, the pricing of a receipt and
+ * the arithmetic of the points ledger.
+ *
+ * The core is pure: no I/O, no SQL, no JSON, no clock, no global state. Everything it needs
+ * from the world (the current time, the program's time zone) is passed in. Storage, HTTP,
+ * analytics and the CLI depend on the core; the core depends on nothing but libc.
+ *
+ * Conventions, kept everywhere:
+ *  - Money is an integer count of minor units (kopecks, cents): ly_money.
+ *  - Points are integers: ly_points. Quantities are thousandths of a unit: ly_qty.
+ *  - Times are seconds since the Unix epoch, UTC: ly_time.
+ *  - Functions that can fail return an ly_err (LY_OK is 0) and, when given one, fill an
+ *    ly_error with a machine code, the JSON path of the offending field and a message.
+ *  - No floating point touches money or points. Every rounding names its rule.
+ */
+#ifndef LY_CORE_H
+#define LY_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef int64_t ly_money;  /* minor units of the program's currency */
+typedef int64_t ly_points; /* whole points */
+typedef int64_t ly_qty;    /* thousandths of a unit: 1500 = 1.5 kg or 1.5 pieces */
+typedef int64_t ly_time;   /* seconds since 1970-01-01T00:00:00Z */
+
+/* Largest money amount or point count accepted anywhere (10^15): products of two such values
+ * with a rate still fit the 128-bit intermediates, and JSON consumers keep them exact. */
+#define LY_AMOUNT_MAX INT64_C(1000000000000000)
+/* Largest quantity on one line: one million units. */
+#define LY_QTY_MAX INT64_C(1000000000)
+
+/* ---------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------- */
+
+/* The class of an error. The HTTP layer maps each class to one status code. */
+typedef enum ly_err {
+    LY_OK = 0,
+    LY_EINVAL,       /* malformed or invalid input (400) */
+    LY_EUNAUTH,      /* missing or unknown credentials (401) */
+    LY_EFORBIDDEN,   /* credentials lack the role (403) */
+    LY_ENOTFOUND,    /* the thing named does not exist (404) */
+    LY_ECONFLICT,    /* clashes with existing state: id reused with another body (409) */
+    LY_ETOOLARGE,    /* body or collection over its limit (413) */
+    LY_EUNPROCESSABLE, /* well-formed but breaks a business rule (422) */
+    LY_ENOMEM,       /* out of memory (500) */
+    LY_EIO,          /* storage failed; nothing was changed (503) */
+    LY_EINTERNAL     /* a bug (500) */
+} ly_err;
+
+/* A full error report. code is a stable machine name ("insufficient_points"); field is the
+ * JSON path of the offending input ("lines[2].price") or empty; message is for people. */
+typedef struct ly_error {
+    ly_err kind;
+    char code[48];
+    char field[128];
+    char message[256];
+} ly_error;
+
+/* Fills e (if not NULL) and returns kind, so callers can write
+ * `return ly_error_set(err, LY_EINVAL, "invalid_quantity", "lines[0].qty", "must be > 0");`
+ * field may be NULL. The message is printf-formatted and truncated to fit. */
+ly_err ly_error_set(ly_error *e, ly_err kind, const char *code, const char *field,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Clears e to LY_OK with empty strings. */
+void ly_error_clear(ly_error *e);
+
+/* The generic code of a class ("invalid_request", "not_found", ...), never NULL. */
+const char *ly_err_code(ly_err kind);
+
+/* ---------------------------------------------------------------------------------------
+ * Arena: request-scoped memory, freed all at once.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct ly_arena_block ly_arena_block;
+typedef struct ly_arena {
+    ly_arena_block *head;
+    size_t total; /* bytes handed out, for limits and metrics */
+} ly_arena;
+
+/* An arena starts zeroed (`ly_arena a = {0};`). Allocations are 16-byte aligned and zeroed.
+ * Returns NULL only when the system is out of memory. */
+void *ly_arena_alloc(ly_arena *a, size_t n);
+/* Copies a NUL-terminated string (NULL gives NULL) / n bytes plus a NUL into the arena. */
+char *ly_arena_strdup(ly_arena *a, const char *s);
+char *ly_arena_strndup(ly_arena *a, const char *s, size_t n);
+/* printf into the arena. */
+char *ly_arena_printf(ly_arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Frees every block; the arena may be used again afterwards. */
+void ly_arena_free(ly_arena *a);
+
+/* ---------------------------------------------------------------------------------------
+ * Integer arithmetic with explicit rounding
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum ly_rounding {
+    LY_ROUND_DOWN = 0,  /* toward zero ("floor" for the non-negative values we round) */
+    LY_ROUND_HALF_UP,   /* half away from zero: 2.5 -> 3 */
+    LY_ROUND_HALF_EVEN, /* banker's: 2.5 -> 2, 3.5 -> 4 */
+    LY_ROUND_UP         /* away from zero ("ceiling") */
+} ly_rounding;
+
+/* Parses "down", "half_up", "half_even", "up". Returns false on anything else. */
+bool ly_rounding_parse(const char *s, ly_rounding *out);
+const char *ly_rounding_name(ly_rounding r);
+
+/* *out = a * b / c rounded by r, computed with a 128-bit intermediate. a, b >= 0, c > 0.
+ * Returns false (and leaves *out alone) if an argument is out of range or the result does
+ * not fit in int64_t. */
+bool ly_muldiv(int64_t a, int64_t b, int64_t c, ly_rounding r, int64_t *out);
+
+/* Splits total (>= 0) over n parts in proportion to weights (>= 0) by the largest-remainder
+ * method: every part gets floor(total * w / sum(w)), and the units left go one each to the
+ * parts with the largest remainders (ties to the lower index). If caps is not NULL no part
+ * exceeds caps[i]; units that would exceed a cap move to the other parts. The parts always
+ * add up to total exactly.
+ * Returns LY_OK, or LY_EINVAL if total cannot be placed (all weights zero while total > 0,
+ * or the caps add up to less than total). */
+ly_err ly_allocate(int64_t total, const int64_t *weights, const int64_t *caps, size_t n,
+                   int64_t *out);
+
+/* The part of whole that belongs to done units out of all units, rounded down:
+ * floor(whole * done / all). Used for returns: the amount returned by one partial return is
+ * ly_share(w, done_after, all) - ly_share(w, done_before, all), so partial returns never add
+ * up to more than the whole, and the last one gives exactly what is left. 0 <= done <= all. */
+int64_t ly_share(int64_t whole, int64_t done, int64_t all);
+
+/* Decimal text <-> integers scaled by 10^scale. "12.5" at scale 2 is 1250. Accepts an
+ * optional leading '-', digits, and at most `scale` fractional digits; no exponent, no
+ * spaces. Returns false on anything else or on overflow. */
+bool ly_decimal_parse(const char *s, int scale, int64_t *out);
+/* Writes v / 10^scale as decimal text ("12.50") into buf; returns the length written. */
+size_t ly_decimal_format(int64_t v, int scale, char *buf, size_t size);
+
+/* ---------------------------------------------------------------------------------------
+ * Time
+ * ------------------------------------------------------------------------------------- */
+
+/* Parses an RFC 3339 / ISO 8601 date-time with a UTC offset or Z:
+ * "2026-11-24T10:15:00+03:00", "2026-11-24T07:15:00Z", fractional seconds ignored.
+ * *utc gets the instant, *offset_min the offset in minutes (may be NULL).
+ * A date-time without an offset is rejected: local times are ambiguous. */
+bool ly_time_parse(const char *s, ly_time *utc, int *offset_min);
+/* Formats an instant as "2026-11-24T10:15:00+03:00" at the given offset (Z when 0).
+ * buf needs at least 32 bytes. */
+void ly_time_format(ly_time t, int offset_min, char *buf, size_t size);
+/* Parses "YYYY-MM-DD" (a valid calendar date) into days since 1970-01-01. */
+bool ly_date_parse(const char *s, int64_t *days);
+/* Civil date <-> days since 1970-01-01 (proleptic Gregorian). */
+int64_t ly_days_from_civil(int y, unsigned m, unsigned d);
+void ly_civil_from_days(int64_t days, int *y, unsigned *m, unsigned *d);
+
+/* The program's calendar: what "the end of a local day" means in its time zone. The core
+ * never reads a time-zone database itself; the caller passes this in (see os/os.h). */
+typedef struct ly_calendar {
+    /* The instant at which the local day that is `days` days after the local day containing
+     * t ends, i.e. the first second of the following local day. */
+    ly_time (*day_end)(const struct ly_calendar *cal, ly_time t, int days);
+    /* Offset from UTC, in minutes, in force at t. */
+    int (*utc_offset)(const struct ly_calendar *cal, ly_time t);
+    void *ctx;
+} ly_calendar;
+
+/* A calendar at a fixed UTC offset (no daylight saving): for tests and for programs that
+ * name a fixed offset. *cal must stay alive while used; ctx holds the offset. */
+void ly_calendar_fixed(ly_calendar *cal, int offset_min);
+
+/* ---------------------------------------------------------------------------------------
+ * Identifiers of a customer
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum ly_id_kind {
+    LY_ID_CARD = 0,
+    LY_ID_PHONE,
+    LY_ID_EMAIL,
+    LY_ID_QR,
+    LY_ID_EXTERNAL,
+    LY_ID_KIND_COUNT
+} ly_id_kind;
+
+/* "card", "phone", "email", "qr", "external". */
+const char *ly_id_kind_name(ly_id_kind k);
+bool ly_id_kind_parse(const char *s, ly_id_kind *out);
+
+/* Normalises an identifier of kind k into out (size bytes). Returns LY_OK or LY_EINVAL with
+ * err->code "invalid_identifier".
+ *  - phone: to E.164 "+79161234567". Spaces, dots, dashes and parentheses are dropped.
+ *    "+" or "00" starts an international number; otherwise a leading national trunk
+ *    prefix (program's phone_trunk_prefix, e.g. "8" or "0") is replaced by the country
+ *    code, and a number without either gets the country code prepended. 8..15 digits.
+ *  - email: trimmed, ASCII letters folded to lower case; needs one '@' with text on both
+ *    sides and no spaces; at most 254 bytes.
+ *  - card, external: trimmed; 1..64 printable ASCII characters, no spaces inside.
+ *  - qr: 16..64 characters of [A-Za-z0-9_-]. */
+ly_err ly_id_normalize(ly_id_kind k, const char *in, const char *country_code,
+                       const char *trunk_prefix, char *out, size_t size, ly_error *err);
+
+/* Consent channels. */
+typedef enum ly_channel { LY_CH_SMS = 0, LY_CH_EMAIL, LY_CH_PUSH, LY_CH_COUNT } ly_channel;
+const char *ly_channel_name(ly_channel c); /* "sms", "email", "push" */
+bool ly_channel_parse(const char *s, ly_channel *out);
+
+/* ---------------------------------------------------------------------------------------
+ * The program
+ * ------------------------------------------------------------------------------------- */
+
+/* What a return does when it takes back points the customer has already spent. */
+typedef enum ly_debt_policy {
+    LY_DEBT_NEGATIVE = 0, /* the balance goes negative and later earnings repay it */
+    LY_DEBT_CLAMP         /* the balance stops at zero; the rest is forgiven */
+} ly_debt_policy;
+
+/* What the earn rate is applied to. */
+typedef enum ly_earn_base {
+    LY_EARN_ON_PAID = 0, /* the money actually paid: line amounts less the points discount */
+    LY_EARN_ON_TOTAL     /* the line amounts before the points discount */
+} ly_earn_base;
+
+/* A loyalty program as the core sees it. Loaded from the program file by program/program.h.
+ * Rates are in basis points (1/100 of a percent): 500 = 5%. */
+typedef struct ly_program {
+    char name[128];
+    char version[80];        /* names the program file's content; stored with each receipt */
+    char currency[4];        /* ISO 4217 code */
+    int minor_units;         /* digits after the decimal point: 2 for RUB, 0 for JPY */
+    char time_zone[64];      /* IANA name, e.g. "Europe/Moscow" */
+    char phone_country[8];   /* calling code without '+', e.g. "7" */
+    char phone_trunk[4];     /* national trunk prefix, e.g. "8"; may be empty */
+    int64_t earn_rate_bp;    /* points value earned, as a share of the base, 0..10000 */
+    ly_earn_base earn_base;
+    ly_rounding earn_rounding; /* rounding of a receipt's points */
+    ly_money point_value;    /* minor units one point pays for, > 0 */
+    int64_t max_redeem_bp;   /* largest share of a receipt payable with points, 0..10000 */
+    ly_points min_redeem;    /* smallest redemption accepted, >= 0 */
+    int hold_days;           /* return window: points are pending this many days */
+    int expiry_days;         /* points expire this many days after activation; 0 = never */
+    ly_debt_policy debt_policy;
+} ly_program;
+
+/* Checks that every field is in range. Returns LY_OK or LY_EINVAL naming the field with
+ * program-file paths ("earn.rate_percent"). */
+ly_err ly_program_validate(const ly_program *p, ly_error *err);
+
+/* Points earned on a base amount: base * earn_rate_bp / (10000 * point_value), rounded by
+ * the program's earn rounding. Returns false on overflow. */
+bool ly_program_points_for(const ly_program *p, ly_money base, ly_points *out);
+
+/* ---------------------------------------------------------------------------------------
+ * Receipts and their pricing
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum ly_sales_channel {
+    LY_SALES_STORE = 0,
+    LY_SALES_ONLINE,
+    LY_SALES_APP,
+    LY_SALES_COUNT
+} ly_sales_channel;
+const char *ly_sales_channel_name(ly_sales_channel c); /* "store", "online", "app" */
+bool ly_sales_channel_parse(const char *s, ly_sales_channel *out);
+
+/* One line of a receipt. Strings are borrowed (usually from a request arena); name,
+ * category and brand may be NULL. */
+typedef struct ly_line {
+    const char *sku;
+    const char *name;
+    const char *category;
+    const char *brand;
+    ly_qty qty;       /* thousandths, > 0 */
+    ly_money price;   /* unit price, >= 0 */
+    ly_money amount;  /* what the line costs before loyalty, >= 0 */
+} ly_line;
+
+/* A receipt as sent by a till. receipt_id is the business's own id, unique. */
+typedef struct ly_receipt {
+    const char *receipt_id;
+    const char *store;
+    const char *cashier;   /* may be NULL */
+    const char *payment;   /* payment type as the till names it ("card", "cash"); may be NULL */
+    ly_sales_channel channel;
+    ly_time time;          /* the instant of the sale */
+    int utc_offset_min;    /* the till's offset, kept to show local time */
+    ly_money total;        /* sum of line amounts */
+    const ly_line *lines;
+    size_t n_lines;
+} ly_receipt;
+
+/* Checks a receipt's own consistency: ids present, quantities > 0 and <= LY_QTY_MAX, prices
+ * and amounts in 0..LY_AMOUNT_MAX, each amount at most qty*price/1000 rounded up (a till may
+ * have given its own discount, never a surcharge), total equal to the sum of amounts.
+ * Errors name fields as "lines[2].amount". */
+ly_err ly_receipt_validate(const ly_receipt *r, ly_error *err);
+
+/* The loyalty outcome for one line. */
+typedef struct ly_line_price {
+    ly_points points_redeemed; /* points spent on this line */
+    ly_money discount;         /* money off from those points: points_redeemed * point_value */
+    ly_points points_earned;   /* points this line earns */
+} ly_line_price;
+
+/* The loyalty outcome for a receipt. lines is caller-allocated with n_lines entries. */
+typedef struct ly_pricing {
+    ly_line_price *lines;
+    ly_money total;           /* sum of line amounts */
+    ly_money discount;        /* money off from points */
+    ly_money paid;            /* total - discount: what the customer pays in money */
+    ly_points redeem;         /* points spent */
+    ly_points max_redeem;     /* the most points this receipt could take now */
+    ly_points earn;           /* points earned */
+} ly_pricing;
+
+/* Prices a receipt under a program.
+ *   available: the customer's spendable points now (<= 0 when none or no customer);
+ *   redeem:    points the customer asks to spend (0 for none).
+ * max_redeem = min(available, floor(total * max_redeem_bp / 10000 / point_value)), 0 when
+ * below min_redeem. Points spent are spread over lines in proportion to line amounts
+ * (ly_allocate, capped so no line's discount exceeds its amount); points earned are
+ * computed on the whole receipt's base and spread over lines in proportion to each line's
+ * base, so line figures always add up to the receipt's.
+ * Errors: LY_EUNPROCESSABLE "redeem_exceeds_max" (field "redeem_points") when redeem >
+ * max_redeem, "redeem_below_min" when 0 < redeem < min_redeem; LY_EINVAL for an invalid
+ * receipt (see ly_receipt_validate). On error *out is unspecified. */
+ly_err ly_price_receipt(const ly_program *p, const ly_receipt *r, ly_points available,
+                        ly_points redeem, ly_pricing *out, ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * The points ledger: accounts and lots
+ *
+ * A customer's points live in lots. An earned lot is pending until its active_at (the end of
+ * the return window), then active (spendable) until its expires_at. Spending takes from the
+ * active lots that expire soonest. The account keeps three sums:
+ *   available = sum(remaining of active lots) - debt
+ *   pending   = sum(remaining of pending lots)
+ *   debt      = points owed after a return took back points already spent; repaid first
+ *               from any points that become available. debt > 0 only while no active lot
+ *               has points left.
+ * Each operation below changes the account and the lots in place, marks changed lots dirty,
+ * and reports the change to each of the two balances, which is the ledger entry the caller
+ * writes. The caller persists dirty lots. None of these functions allocates.
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum ly_lot_state {
+    LY_LOT_PENDING = 0,
+    LY_LOT_ACTIVE = 1,
+    LY_LOT_EXPIRED = 2, /* reached expires_at with points left */
+    LY_LOT_SPENT = 3    /* nothing left: spent, taken back, or used to repay debt */
+} ly_lot_state;
+
+typedef struct ly_lot {
+    int64_t id;          /* storage id; 0 for a lot not yet stored */
+    ly_points points;    /* as created */
+    ly_points remaining; /* still in the lot */
+    ly_time active_at;
+    ly_time expires_at;  /* 0 = never */
+    ly_lot_state state;
+    bool dirty;          /* set when an operation changed the lot */
+} ly_lot;
+
+typedef struct ly_account {
+    ly_points available;
+    ly_points pending;
+    ly_points debt;
+} ly_account;
+
+/* The change an operation made to the balances: one ledger entry. */
+typedef struct ly_delta {
+    ly_points available;
+    ly_points pending;
+} ly_delta;
+
+/* When points earned at `earned_at` become active and when they expire:
+ *   hold_days == 0: active at earned_at; otherwise at the end of the local day hold_days
+ *   after the purchase day (cal->day_end(earned_at, hold_days)).
+ *   expiry_days == 0: never (0); otherwise the end of the local day expiry_days after the
+ *   activation day. */
+void ly_lot_schedule(const ly_program *p, const ly_calendar *cal, ly_time earned_at,
+                     ly_time *active_at, ly_time *expires_at);
+
+/* Opens a new lot of `points` (> 0) with the given schedule, as of `now`: pending if
+ * active_at > now, otherwise active (repaying any debt first). Fills *lot (id 0, dirty). */
+ly_delta ly_ledger_earn(ly_account *a, ly_lot *lot, ly_points points, ly_time active_at,
+                        ly_time expires_at, ly_time now);
+
+/* Makes a pending lot active, repaying debt from it first. No-op on a lot not pending. */
+ly_delta ly_ledger_activate(ly_account *a, ly_lot *lot);
+
+/* Expires what is left of an active lot. No-op on a lot not active. */
+ly_delta ly_ledger_expire(ly_account *a, ly_lot *lot);
+
+/* Spends `points` (> 0) from the active lots in lots[0..n), soonest expiry first (never-
+ * expiring lots last, ties by lower id, then by index). Lots not active are skipped.
+ * *latest_expiry (may be NULL) gets the latest expires_at among the lots drawn from
+ * (0 if any drawn lot never expires).
+ * Returns LY_EUNPROCESSABLE ("insufficient_points") without changing anything if the
+ * account's available balance is smaller than points. */
+ly_err ly_ledger_spend(ly_account *a, ly_lot *lots, size_t n, ly_points points,
+                       ly_time *latest_expiry, ly_delta *delta, ly_error *err);
+
+/* Takes back `points` (> 0) for a return. Draws from lots[own] first (the lot the receipt
+ * earned; own may be SIZE_MAX when there is none), pending or active, then from the other
+ * active lots soonest expiry first. Whatever is still owed becomes debt (LY_DEBT_NEGATIVE)
+ * or is forgiven (LY_DEBT_CLAMP); *forgiven (may be NULL) gets the forgiven points. */
+ly_delta ly_ledger_take_back(ly_account *a, ly_lot *lots, size_t n, size_t own,
+                             ly_points points, ly_debt_policy policy, ly_points *forgiven);
+
+/* Restores the account invariant after lots or debt were combined (a merge): repays debt
+ * from the active lots, soonest expiry first. The available balance does not change. */
+void ly_ledger_settle(ly_account *a, ly_lot *lots, size_t n);
+
+/* The total points of the lots in lots[0..n) that are active and expire in (now, until]. */
+ly_points ly_ledger_expiring(const ly_lot *lots, size_t n, ly_time now, ly_time until);
+
+/* Why the points of an account changed: the cause recorded with every ledger entry. */
+typedef enum ly_entry_kind {
+    LY_ENTRY_EARN = 0,  /* a receipt earned points (a new lot) */
+    LY_ENTRY_REDEEM,    /* a receipt spent points */
+    LY_ENTRY_RETURN,    /* a return took back earned points */
+    LY_ENTRY_REFUND,    /* a return gave back spent points (a new lot) */
+    LY_ENTRY_ACTIVATE,  /* a lot's return window ended: pending -> available */
+    LY_ENTRY_EXPIRE,    /* a lot expired */
+    LY_ENTRY_ADJUST,    /* an operator's correction, either sign */
+    LY_ENTRY_BONUS,     /* points given outside a purchase (a new lot) */
+    LY_ENTRY_MERGE_OUT, /* balances moved away by a merge of profiles */
+    LY_ENTRY_MERGE_IN,  /* balances moved in by a merge of profiles */
+    LY_ENTRY_KIND_COUNT
+} ly_entry_kind;
+/* "earn", "redeem", "return", "refund", "activate", "expire", "adjust", "bonus",
+ * "merge_out", "merge_in". */
+const char *ly_entry_kind_name(ly_entry_kind k);
+bool ly_entry_kind_parse(const char *s, ly_entry_kind *out);
+
+#endif /* LY_CORE_H */
