@@ -106,6 +106,7 @@ typedef struct ly_checkout {
     ly_receipt receipt;
     ly_who who;            /* who.value NULL and customer_id 0: anonymous */
     ly_points redeem;      /* points to spend, >= 0 */
+    bool no_points;        /* history import: store the receipt, earn and spend nothing */
 } ly_checkout;
 
 /* The outcome of calculate and confirm. */

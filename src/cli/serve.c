@@ -1,0 +1,172 @@
+/*
+ * serve.c - `loyal serve`: the HTTP API, and the scheduler that activates and expires points.
+ */
+#include "cli/cli.h"
+#include "cli/cli_internal.h"
+#include "http/http.h"
+#include "os/os.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char serveHelp[] =
+    "usage: loyal serve [--db PATH] [--program PATH] [--listen HOST:PORT] [--threads N]\n"
+    "                   [--sync full|normal] [--max-body BYTES] [--maintain-every SECONDS]\n\n"
+    "Answers the HTTP/JSON API (docs/api.md) until SIGINT or SIGTERM, then finishes the\n"
+    "requests in flight and exits 0.\n\n"
+    "  --db PATH              SQLite database (default $LOYAL_DB or ./loyal.db); created if missing\n"
+    "  --program PATH         program file (default $LOYAL_PROGRAM or ./program.json)\n"
+    "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080)\n"
+    "  --threads N            HTTP worker threads (default: number of cores)\n"
+    "  --sync full|normal     full (default): every acknowledged write survives power loss;\n"
+    "                         normal: survives a crash of the process only\n"
+    "  --max-body BYTES       largest request body (default 1048576)\n"
+    "  --maintain-every SECS  how often the scheduler activates and expires due points\n"
+    "                         (default 60; 0 turns it off)\n";
+
+static volatile sig_atomic_t stopRequested;
+static void onSignal(int sig) { (void)sig; stopRequested = 1; }
+
+typedef struct scheduler {
+    ly_service *svc;
+    int every;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+} scheduler;
+
+/* Runs the due activations and expiries now and then; the same work as `loyal expire`. */
+static void *schedulerMain(void *arg)
+{
+    scheduler *sc = arg;
+    pthread_mutex_lock(&sc->mu);
+    while (!sc->stop) {
+        pthread_mutex_unlock(&sc->mu);
+        ly_maintain_result r;
+        ly_error err;
+        ly_error_clear(&err);
+        if (ly_service_maintain(sc->svc, ly_os_now(), &r, &err) != LY_OK)
+            fprintf(stderr, "loyal serve: scheduler: %s\n", err.message);
+        else if (r.lots_activated || r.lots_expired)
+            fprintf(stderr, "loyal serve: activated %lld lots (%lld points), expired %lld lots (%lld points)\n",
+                    (long long)r.lots_activated, (long long)r.points_activated,
+                    (long long)r.lots_expired, (long long)r.points_expired);
+        pthread_mutex_lock(&sc->mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += sc->every;
+        while (!sc->stop && pthread_cond_timedwait(&sc->cv, &sc->mu, &ts) == 0) {}
+    }
+    pthread_mutex_unlock(&sc->mu);
+    return NULL;
+}
+
+int ly_cli_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'},        {"program", required_argument, 0, 'p'},
+        {"listen", required_argument, 0, 'l'},    {"threads", required_argument, 0, 't'},
+        {"sync", required_argument, 0, 's'},      {"max-body", required_argument, 0, 'b'},
+        {"maintain-every", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    ly_service_options so = {.db_path = ly_cli_default_db(), .program_path = ly_cli_default_program()};
+    ly_http_options ho = {.host = "127.0.0.1", .port = 8080};
+    char host[256];
+    int every = 60, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': so.db_path = optarg; break;
+        case 'p': so.program_path = optarg; break;
+        case 'l': {
+            const char *colon = strrchr(optarg, ':');
+            if (!colon || colon == optarg || (size_t)(colon - optarg) >= sizeof host) {
+                fprintf(stderr, "loyal serve: --listen wants HOST:PORT\n");
+                return LY_EXIT_USAGE;
+            }
+            memcpy(host, optarg, (size_t)(colon - optarg));
+            host[colon - optarg] = '\0';
+            ho.host = host;
+            ho.port = atoi(colon + 1);
+            if (ho.port < 0 || ho.port > 65535) {
+                fprintf(stderr, "loyal serve: bad port in --listen\n");
+                return LY_EXIT_USAGE;
+            }
+            break;
+        }
+        case 't': ho.threads = atoi(optarg); break;
+        case 's':
+            if (strcmp(optarg, "full") == 0) so.sync = LY_SYNC_FULL;
+            else if (strcmp(optarg, "normal") == 0) so.sync = LY_SYNC_NORMAL;
+            else {
+                fprintf(stderr, "loyal serve: --sync is full or normal\n");
+                return LY_EXIT_USAGE;
+            }
+            break;
+        case 'b': ho.max_body = (size_t)strtoull(optarg, NULL, 10); break;
+        case 'm': every = atoi(optarg); break;
+        case 'h': fputs(serveHelp, stdout); return LY_EXIT_OK;
+        default: fputs(serveHelp, stderr); return LY_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fputs(serveHelp, stderr);
+        return LY_EXIT_USAGE;
+    }
+
+    ly_error err;
+    ly_error_clear(&err);
+    ly_service *svc;
+    if (ly_service_open(&so, &svc, &err) != LY_OK) return ly__cli_fail("serve", &err);
+
+    /* Signals are taken by the main thread only: block them before threads start. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ly_http *http;
+    if (ly_http_start(svc, &ho, &http, &err) != LY_OK) {
+        int code = ly__cli_fail("serve", &err);
+        ly_service_close(svc);
+        return code;
+    }
+    scheduler sc = {.svc = svc, .every = every};
+    pthread_mutex_init(&sc.mu, NULL);
+    pthread_cond_init(&sc.cv, NULL);
+    pthread_t sched;
+    bool sched_on = every > 0 && pthread_create(&sched, NULL, schedulerMain, &sc) == 0;
+
+    const ly_program *p = ly_service_program(svc);
+    fprintf(stderr, "loyal serve: listening on http://%s:%d (program \"%s\" %s, database %s)\n",
+            ho.host, ly_http_port(http), p->name, p->version, so.db_path);
+    fflush(stderr);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = onSignal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    while (!stopRequested) sigsuspend(&none);
+
+    fprintf(stderr, "loyal serve: stopping\n");
+    ly_http_stop(http);
+    if (sched_on) {
+        pthread_mutex_lock(&sc.mu);
+        sc.stop = true;
+        pthread_cond_signal(&sc.cv);
+        pthread_mutex_unlock(&sc.mu);
+        pthread_join(sched, NULL);
+    }
+    ly_service_close(svc);
+    return LY_EXIT_OK;
+}
