@@ -315,11 +315,12 @@ typedef struct ly_pricing {
 /* Prices a receipt under a program.
  *   available: the customer's spendable points now (<= 0 when none or no customer);
  *   redeem:    points the customer asks to spend (0 for none).
- * max_redeem = min(available, floor(total * max_redeem_bp / 10000 / point_value)), 0 when
- * below min_redeem. Points spent are spread over lines in proportion to line amounts
- * (ly_allocate, capped so no line's discount exceeds its amount); points earned are
- * computed on the whole receipt's base and spread over lines in proportion to each line's
- * base, so line figures always add up to the receipt's.
+ * max_redeem = min(available, floor(total * max_redeem_bp / 10000 / point_value), the sum
+ * over lines of floor(amount / point_value)), 0 when below min_redeem. Points spent are
+ * spread over lines in proportion to line amounts (ly_allocate, capped so no line's
+ * discount exceeds its amount); points earned are computed on the whole receipt's base and
+ * spread over lines in proportion to each line's base, so line figures always add up to
+ * the receipt's.
  * Errors: LY_EUNPROCESSABLE "redeem_exceeds_max" (field "redeem_points") when redeem >
  * max_redeem, "redeem_below_min" when 0 < redeem < min_redeem; LY_EINVAL for an invalid
  * receipt (see ly_receipt_validate). On error *out is unspecified. */

@@ -1,0 +1,519 @@
+/*
+ * handlers.c - one function per route: read the path, the query and the body, call the
+ * service, and set the reply. Reads answer on the calling MHD thread; changes build an
+ * ly_op in the request arena and hand it to ly__req_submit, whose reply is the response the
+ * operation rendered (on the writer thread, with the render* functions below) or stored.
+ */
+#include "http/codec_internal.h"
+#include "http/http_internal.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEDGER_LIMIT_DEFAULT 50
+#define LEDGER_LIMIT_MAX 500
+#define EXPIRING_DAYS_DEFAULT 30
+#define EXPIRING_DAYS_MAX 3650
+#define IDEMPOTENCY_KEY_MAX 128
+
+static const ly_calendar *calendarOf(const ly__req *r)
+{
+    return ly_service_calendar(r->http->svc);
+}
+
+/* Service errors name fields as the service sees them; the API names them by their path in
+ * this request: a customer identified in a receipt is "customer.card", the customer of the
+ * path is "id". */
+static void fixField(const ly__req *r, ly_error *e)
+{
+    ly_id_kind k;
+    if ((r->route == LY_ROUTE_CALCULATE || r->route == LY_ROUTE_CONFIRM) &&
+        ly_id_kind_parse(e->field, &k)) {
+        snprintf(e->field, sizeof e->field, "customer.%s", ly__id_json_name(k));
+        return;
+    }
+    if (r->param && r->route != LY_ROUTE_RECEIPT_GET && r->route != LY_ROUTE_RETURN &&
+        strcmp(e->field, "customer.id") == 0)
+        snprintf(e->field, sizeof e->field, "id");
+}
+
+static void replyServiceError(ly__req *r, ly_error *e)
+{
+    fixField(r, e);
+    ly__reply_error(r, e);
+}
+
+void ly__handle_op_finished(ly__req *r)
+{
+    ly_op *op = r->op;
+    if (op->rc != LY_OK) {
+        fixField(r, &op->err);
+        return;
+    }
+    if (op->replayed) return;
+    if (r->route == LY_ROUTE_CONFIRM)
+        atomic_fetch_add_explicit(&r->http->metrics.receipts_confirmed, 1, memory_order_relaxed);
+    else if (r->route == LY_ROUTE_RETURN)
+        atomic_fetch_add_explicit(&r->http->metrics.returns, 1, memory_order_relaxed);
+}
+
+/* A new operation in the request arena, or NULL after replying 500. */
+static ly_op *newOpOrReply(ly__req *r, ly_op_kind kind)
+{
+    ly_op *op = ly_arena_alloc(&r->arena, sizeof *op);
+    if (!op) {
+        ly__reply_errorf(r, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+        return NULL;
+    }
+    op->kind = kind;
+    return op;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Path and query
+ * ------------------------------------------------------------------------------------- */
+
+/* The customer id of the path, or false after replying 404. */
+static bool customerIdOrReply(ly__req *r, int64_t *id)
+{
+    const char *s = r->param;
+    int64_t v = 0;
+    bool ok = s && *s && strlen(s) <= 18;
+    for (const char *p = s; ok && *p; p++) {
+        if (*p < '0' || *p > '9') ok = false;
+        else v = v * 10 + (*p - '0');
+    }
+    if (!ok || v <= 0) {
+        ly__reply_errorf(r, LY_ENOTFOUND, "customer_not_found", "id", "no customer with id %s",
+                         s ? s : "");
+        return false;
+    }
+    *id = v;
+    return true;
+}
+
+typedef struct queryCheck {
+    const char *const *allowed;
+    char bad[96];
+} queryCheck;
+
+static enum MHD_Result queryVisit(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    (void)kind;
+    (void)value;
+    queryCheck *q = cls;
+    for (size_t i = 0; q->allowed[i]; i++)
+        if (strcmp(key, q->allowed[i]) == 0) return MHD_YES;
+    snprintf(q->bad, sizeof q->bad, "%s", key);
+    return MHD_NO;
+}
+
+/* False after replying 400 if the query has a parameter not in allowed (NULL-ended). */
+static bool queryOnlyOrReply(ly__req *r, const char *const *allowed)
+{
+    queryCheck q = {.allowed = allowed};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, queryVisit, &q);
+    if (!q.bad[0]) return true;
+    ly__reply_errorf(r, LY_EINVAL, "unknown_field", q.bad, "is not a parameter of this request");
+    return false;
+}
+
+static const char *queryValue(ly__req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* The integer query parameter name in [min, max], def when absent; false after replying. */
+static bool queryIntOrReply(ly__req *r, const char *name, int64_t min, int64_t max, int64_t def,
+                            int64_t *out)
+{
+    const char *s = queryValue(r, name);
+    *out = def;
+    if (!s) return true;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < min || v > max) {
+        ly__reply_errorf(r, LY_EINVAL, "invalid_value", name, "must be an integer from %lld to %lld",
+                         (long long)min, (long long)max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* The Idempotency-Key header (NULL when absent), or false after replying 400. */
+static bool idempotencyKeyOrReply(ly__req *r, const char **out)
+{
+    const char *k = ly__header(r, "Idempotency-Key");
+    *out = NULL;
+    if (!k) return true;
+    size_t n = strlen(k);
+    bool ok = n > 0 && n <= IDEMPOTENCY_KEY_MAX;
+    for (size_t i = 0; ok && i < n; i++) ok = k[i] > ' ' && k[i] < 0x7f;
+    if (!ok) {
+        ly__reply_errorf(r, LY_EINVAL, "invalid_value", "Idempotency-Key",
+                         "must be 1 to %d printable ASCII characters without spaces",
+                         IDEMPOTENCY_KEY_MAX);
+        return false;
+    }
+    *out = ly_arena_strdup(&r->arena, k);
+    if (*out) return true;
+    ly__reply_errorf(r, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+    return false;
+}
+
+/* Decodes a body with decode; hashes the request into op; false after replying. The JSON
+ * is freed here: decoders copy what they keep into the arena. */
+static bool decodedOrReply(ly__req *r, json_t *root, ly_err rc, ly_error *err, ly_op *op)
+{
+    if (rc == LY_OK && op) ly__request_hash(r->method, r->path, root, op->request_hash);
+    json_decref(root);
+    if (rc == LY_OK) return true;
+    ly__reply_error(r, err);
+    return false;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Rendering of operations (writer thread)
+ * ------------------------------------------------------------------------------------- */
+
+static const char *renderConfirm(const ly_op *op)
+{
+    const ly__req *r = op->user;
+    return ly__json_text(ly__json_checkout(&op->in.confirm, &op->out.confirm, calendarOf(r), true),
+                         op->arena);
+}
+
+static const char *renderReturn(const ly_op *op)
+{
+    const ly__req *r = op->user;
+    const ly_account *after = op->out.ret.receipt.customer_id ? &op->out.ret.after : NULL;
+    return ly__json_text(ly__json_return(&op->out.ret.receipt, &op->out.ret.ret, after,
+                                         calendarOf(r)),
+                         op->arena);
+}
+
+static const char *renderCustomer(const ly_op *op)
+{
+    const ly__req *r = op->user;
+    return ly__json_text(ly__json_customer(&op->out.customer, calendarOf(r)), op->arena);
+}
+
+static const char *renderQr(const ly_op *op)
+{
+    const ly_customer *c = &op->out.customer;
+    const char *qr = NULL;
+    for (size_t i = 0; i < c->n_ids; i++)
+        if (c->ids[i].kind == LY_ID_QR) qr = c->ids[i].value;
+    return ly__json_text(json_pack("{s:I, s:s?}", "customer_id", (json_int_t)c->id, "qr", qr),
+                         op->arena);
+}
+
+static const char *renderAdjust(const ly_op *op)
+{
+    const ly__req *r = op->user;
+    return ly__json_text(json_pack("{s:o, s:o}", "entry",
+                                   ly__json_entry(&op->out.adjust.entry, calendarOf(r)),
+                                   "balance", ly__json_account(&op->out.adjust.after)),
+                         op->arena);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Service endpoints
+ * ------------------------------------------------------------------------------------- */
+
+void ly__handle_health(ly__req *r)
+{
+    ly_error err;
+    ly_error_clear(&err);
+    if (!ly_store_reader(ly_service_store(r->http->svc), &err)) {
+        ly__reply_error(r, &err);
+        return;
+    }
+    const ly_program *p = ly_service_program(r->http->svc);
+    ly__reply_json(r, 200, json_pack("{s:s, s:s, s:i}", "status", "ok", "program", p->version,
+                                     "schema", ly_store_schema_version()));
+}
+
+void ly__handle_metrics(ly__req *r)
+{
+    char *text = ly__metrics_render(&r->http->metrics, ly_service_store(r->http->svc), &r->arena);
+    if (!text) {
+        ly__reply_errorf(r, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+        return;
+    }
+    ly__reply_text(r, 200, text);
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Receipts
+ * ------------------------------------------------------------------------------------- */
+
+void ly__handle_calculate(ly__req *r)
+{
+    json_t *root = ly__body_or_reply(r, false);
+    if (!root) return;
+    ly_checkout in;
+    ly_error err;
+    ly_error_clear(&err);
+    ly_err rc = ly__decode_checkout(root, calendarOf(r), r->now, &r->arena, &in, &err);
+    if (!decodedOrReply(r, root, rc, &err, NULL)) return;
+    ly_checkout_result res;
+    if (ly_service_calculate(r->http->svc, &in, r->now, &r->arena, &res, &err) != LY_OK) {
+        replyServiceError(r, &err);
+        return;
+    }
+    ly__reply_json(r, 200, ly__json_checkout(&in, &res, calendarOf(r), false));
+}
+
+void ly__handle_confirm(ly__req *r)
+{
+    json_t *root = ly__body_or_reply(r, false);
+    if (!root) return;
+    ly_op *op = newOpOrReply(r, LY_OP_CONFIRM);
+    if (!op) {
+        json_decref(root);
+        return;
+    }
+    ly_error err;
+    ly_error_clear(&err);
+    ly_err rc = ly__decode_checkout(root, calendarOf(r), r->now, &r->arena, &op->in.confirm, &err);
+    if (!decodedOrReply(r, root, rc, &err, op)) return;
+    ly__req_submit(r, op, renderConfirm);
+}
+
+void ly__handle_receipt_get(ly__req *r)
+{
+    static const char *const none[] = {NULL};
+    if (!queryOnlyOrReply(r, none)) return;
+    ly_stored_receipt sr;
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_receipt_get(r->http->svc, r->param, &r->arena, &sr, &err) != LY_OK) {
+        replyServiceError(r, &err);
+        return;
+    }
+    ly__reply_json(r, 200, ly__json_receipt(&sr, calendarOf(r)));
+}
+
+void ly__handle_return(ly__req *r)
+{
+    json_t *root = ly__body_or_reply(r, false);
+    if (!root) return;
+    ly_op *op = newOpOrReply(r, LY_OP_RETURN);
+    if (!op) {
+        json_decref(root);
+        return;
+    }
+    ly_error err;
+    ly_error_clear(&err);
+    ly_err rc = ly__decode_return(root, &r->arena, &op->in.ret, &err);
+    if (!decodedOrReply(r, root, rc, &err, op)) return;
+    op->in.ret.receipt_id = r->param;
+    ly__req_submit(r, op, renderReturn);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Customers
+ * ------------------------------------------------------------------------------------- */
+
+void ly__handle_customer_create(ly__req *r)
+{
+    const char *key;
+    if (!idempotencyKeyOrReply(r, &key)) return;
+    json_t *root = ly__body_or_reply(r, false);
+    if (!root) return;
+    ly_op *op = newOpOrReply(r, LY_OP_CUSTOMER_CREATE);
+    if (!op) {
+        json_decref(root);
+        return;
+    }
+    op->idem_key = key;
+    ly_error err;
+    ly_error_clear(&err);
+    ly_err rc = ly__decode_profile(root, false, &r->arena, &op->in.create, &err);
+    if (!decodedOrReply(r, root, rc, &err, op)) return;
+    ly__req_submit(r, op, renderCustomer);
+}
+
+void ly__handle_customer_lookup(ly__req *r)
+{
+    static const char *const kinds[] = {"card", "phone", "email", "qr", "external_id", NULL};
+    if (!queryOnlyOrReply(r, kinds)) return;
+    ly_who who = {0};
+    int given = 0;
+    for (int k = 0; k < LY_ID_KIND_COUNT; k++) {
+        const char *v = queryValue(r, ly__id_json_name((ly_id_kind)k));
+        if (!v) continue;
+        given++;
+        who.kind = (ly_id_kind)k;
+        who.value = v;
+    }
+    if (given != 1) {
+        ly__reply_errorf(r, LY_EINVAL, given ? "invalid_value" : "missing_field",
+                         NULL, "give exactly one of the parameters card, phone, email, qr, external_id");
+        return;
+    }
+    if (!*who.value) {
+        ly__reply_errorf(r, LY_EINVAL, "invalid_value", ly__id_json_name(who.kind), "must not be empty");
+        return;
+    }
+    ly_customer c;
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_customer_get(r->http->svc, &who, &r->arena, &c, &err) != LY_OK) {
+        replyServiceError(r, &err);
+        return;
+    }
+    ly__reply_json(r, 200, ly__json_customer(&c, calendarOf(r)));
+}
+
+void ly__handle_customer_get(ly__req *r)
+{
+    static const char *const none[] = {NULL};
+    int64_t id;
+    if (!customerIdOrReply(r, &id) || !queryOnlyOrReply(r, none)) return;
+    ly_who who = {.customer_id = id};
+    ly_customer c;
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_customer_get(r->http->svc, &who, &r->arena, &c, &err) != LY_OK) {
+        replyServiceError(r, &err);
+        return;
+    }
+    ly__reply_json(r, 200, ly__json_customer(&c, calendarOf(r)));
+}
+
+void ly__handle_customer_patch(ly__req *r)
+{
+    int64_t id;
+    if (!customerIdOrReply(r, &id)) return;
+    json_t *root = ly__body_or_reply(r, false);
+    if (!root) return;
+    ly_op *op = newOpOrReply(r, LY_OP_CUSTOMER_PATCH);
+    if (!op) {
+        json_decref(root);
+        return;
+    }
+    op->in.patch.customer_id = id;
+    ly_error err;
+    ly_error_clear(&err);
+    ly_err rc = ly__decode_profile(root, true, &r->arena, &op->in.patch.profile, &err);
+    if (!decodedOrReply(r, root, rc, &err, op)) return;
+    ly__req_submit(r, op, renderCustomer);
+}
+
+void ly__handle_balance(ly__req *r)
+{
+    static const char *const params[] = {"expiring_days", NULL};
+    int64_t id, days;
+    if (!customerIdOrReply(r, &id) || !queryOnlyOrReply(r, params) ||
+        !queryIntOrReply(r, "expiring_days", 0, EXPIRING_DAYS_MAX, EXPIRING_DAYS_DEFAULT, &days))
+        return;
+    ly_balance b;
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_balance(r->http->svc, id, r->now, (int)days, &r->arena, &b, &err) != LY_OK) {
+        replyServiceError(r, &err);
+        return;
+    }
+    ly__reply_json(r, 200, ly__json_balance(&b, calendarOf(r)));
+}
+
+void ly__handle_ledger(ly__req *r)
+{
+    static const char *const params[] = {"limit", "before", NULL};
+    int64_t id, limit, before;
+    if (!customerIdOrReply(r, &id) || !queryOnlyOrReply(r, params) ||
+        !queryIntOrReply(r, "limit", 1, LEDGER_LIMIT_MAX, LEDGER_LIMIT_DEFAULT, &limit) ||
+        !queryIntOrReply(r, "before", 1, INT64_MAX, 0, &before))
+        return;
+    ly_entry *entries;
+    size_t n;
+    ly_error err;
+    ly_error_clear(&err);
+    /* One more than asked tells whether there is a next page. */
+    if (ly_service_ledger(r->http->svc, id, before, (size_t)limit + 1, &r->arena, &entries, &n,
+                          &err) != LY_OK) {
+        replyServiceError(r, &err);
+        return;
+    }
+    bool more = n > (size_t)limit;
+    if (more) n = (size_t)limit;
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        if (json_array_append_new(arr, ly__json_entry(&entries[i], calendarOf(r))) != 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    ly__reply_json(r, 200, json_pack("{s:o, s:o}", "entries", arr, "next_before",
+                                     more ? json_integer((json_int_t)entries[n - 1].id) : json_null()));
+}
+
+void ly__handle_qr(ly__req *r)
+{
+    int64_t id;
+    const char *key;
+    if (!customerIdOrReply(r, &id) || !idempotencyKeyOrReply(r, &key)) return;
+    json_t *root = ly__body_or_reply(r, true);
+    if (!root) return;
+    ly_op *op = newOpOrReply(r, LY_OP_QR_ROTATE);
+    if (!op) {
+        json_decref(root);
+        return;
+    }
+    op->idem_key = key;
+    op->in.qr_customer_id = id;
+    ly_error err;
+    ly_error_clear(&err);
+    ly_err rc = ly__decode_empty(root, &err);
+    if (!decodedOrReply(r, root, rc, &err, op)) return;
+    ly__req_submit(r, op, renderQr);
+}
+
+void ly__handle_merge(ly__req *r)
+{
+    int64_t id;
+    const char *key;
+    if (!customerIdOrReply(r, &id) || !idempotencyKeyOrReply(r, &key)) return;
+    json_t *root = ly__body_or_reply(r, false);
+    if (!root) return;
+    ly_op *op = newOpOrReply(r, LY_OP_MERGE);
+    if (!op) {
+        json_decref(root);
+        return;
+    }
+    op->idem_key = key;
+    op->in.merge.into = id;
+    ly_error err;
+    ly_error_clear(&err);
+    ly_err rc = ly__decode_merge(root, &op->in.merge.from, &err);
+    if (!decodedOrReply(r, root, rc, &err, op)) return;
+    ly__req_submit(r, op, renderCustomer);
+}
+
+void ly__handle_adjust(ly__req *r)
+{
+    int64_t id;
+    if (!customerIdOrReply(r, &id)) return;
+    json_t *root = ly__body_or_reply(r, false);
+    if (!root) return;
+    ly_op *op = newOpOrReply(r, LY_OP_ADJUST);
+    if (!op) {
+        json_decref(root);
+        return;
+    }
+    ly_error err;
+    ly_error_clear(&err);
+    ly_err rc = ly__decode_adjust(root, &r->arena, &op->in.adjust, &err);
+    if (!decodedOrReply(r, root, rc, &err, op)) return;
+    op->in.adjust.customer_id = id;
+    ly__req_submit(r, op, renderAdjust);
+}

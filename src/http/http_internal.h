@@ -1,0 +1,194 @@
+/*
+ * http_internal.h - what the files of the HTTP module share: the server, one request's
+ * context, the route table and the metrics. Nothing here is visible outside src/http/.
+ *
+ * The life of a request (server.c):
+ *   1. MHD calls us with the headers: a ly__req is made (calloc) with an empty arena.
+ *   2. MHD calls us with each piece of the body: it is gathered up to max_body.
+ *   3. MHD calls us once more with nothing: the route is found, the key checked, and the
+ *      route's handler runs on the MHD worker thread. A read answers at once (it sets the
+ *      reply). A change builds an ly_op in the request arena and hands it to
+ *      ly__req_submit, which suspends the connection and submits the operation.
+ *   4. The writer thread finishes the operation and calls opDone, which resumes the
+ *      connection; MHD calls us again and the reply is made from op->status/op->response.
+ *   5. MHD reports the request complete: metrics are recorded and the context is freed.
+ */
+#ifndef LY_HTTP_INTERNAL_H
+#define LY_HTTP_INTERNAL_H
+
+#include "http/http.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+
+/* ---------------------------------------------------------------------------------------
+ * Routes (router.c)
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct ly__req ly__req;
+
+typedef enum ly__route_id {
+    LY_ROUTE_HEALTH = 0,
+    LY_ROUTE_METRICS,
+    LY_ROUTE_CALCULATE,
+    LY_ROUTE_CONFIRM,
+    LY_ROUTE_RECEIPT_GET,
+    LY_ROUTE_RETURN,
+    LY_ROUTE_CUSTOMER_CREATE,
+    LY_ROUTE_CUSTOMER_LOOKUP,
+    LY_ROUTE_CUSTOMER_GET,
+    LY_ROUTE_CUSTOMER_PATCH,
+    LY_ROUTE_BALANCE,
+    LY_ROUTE_LEDGER,
+    LY_ROUTE_QR,
+    LY_ROUTE_MERGE,
+    LY_ROUTE_ADJUST,
+    LY_ROUTE_COUNT,
+    LY_ROUTE_NONE = LY_ROUTE_COUNT /* no route matched: one more metrics slot */
+} ly__route_id;
+
+typedef struct ly__route {
+    ly__route_id id;
+    const char *method;
+    const char *pattern;  /* "/v1/customers/{id}": {id} matches one non-empty segment */
+    const char *label;    /* the metrics label: "POST /v1/customers/{id}/merge" */
+    ly_role role;         /* least role that may call it; LY_ROLE_NONE: no key needed */
+    void (*handle)(ly__req *r);
+} ly__route;
+
+/* The route for method and path. Returns it with *param set to the {id} segment (or NULL),
+ * or NULL when nothing matches: *status is then 404 (no route has this path) or 405 (some
+ * route has the path but not the method; allow gets "GET, PATCH"). */
+const ly__route *ly__route_find(const char *method, const char *path, const char **param,
+                                size_t *param_len, int *status, char *allow, size_t allow_size);
+
+/* The route with this id (for its label). */
+const ly__route *ly__route_get(ly__route_id id);
+
+/* ---------------------------------------------------------------------------------------
+ * Metrics (metrics.c): lock-free counters, rendered in the Prometheus text format 0.0.4
+ * ------------------------------------------------------------------------------------- */
+
+#define LY__STATUS_SLOTS 14  /* the statuses the API answers with, plus "other" */
+#define LY__DURATION_BUCKETS 12
+
+typedef struct ly__metrics {
+    _Atomic uint64_t requests[LY_ROUTE_COUNT + 1][LY__STATUS_SLOTS];
+    _Atomic uint64_t duration[LY_ROUTE_COUNT + 1][LY__DURATION_BUCKETS + 1]; /* last: +Inf */
+    _Atomic uint64_t duration_usec[LY_ROUTE_COUNT + 1];
+    _Atomic uint64_t receipts_confirmed;
+    _Atomic uint64_t returns;
+} ly__metrics;
+
+/* Counts one answered request. */
+void ly__metrics_request(ly__metrics *m, ly__route_id route, int status, uint64_t usec);
+
+/* The exposition text of m and of the store's counters, in the arena; NULL on OOM. */
+char *ly__metrics_render(ly__metrics *m, ly_store *store, ly_arena *a);
+
+/* ---------------------------------------------------------------------------------------
+ * The server and a request (server.c)
+ * ------------------------------------------------------------------------------------- */
+
+struct ly_http {
+    ly_service *svc;
+    struct MHD_Daemon *daemon;
+    int port;
+    size_t max_body;      /* bodies larger than this are answered 413 */
+    size_t drain_max;     /* up to this much of a refused body is read and dropped */
+    atomic_bool stopping; /* set by ly_http_stop: no new operations */
+    atomic_long ops;      /* operations submitted and not yet resumed */
+    atomic_long active;   /* request contexts alive */
+    ly__metrics metrics;
+};
+
+typedef enum ly__phase {
+    LY_PHASE_READING = 0, /* gathering the body */
+    LY_PHASE_WAITING,     /* suspended while its operation runs */
+    LY_PHASE_REPLIED      /* a response has been queued */
+} ly__phase;
+
+struct ly__req {
+    ly_http *http;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;        /* decoded path, without the query */
+    ly_arena arena;          /* everything request-scoped, freed when the request completes */
+    uint64_t start_usec;
+    ly__route_id route;
+    const char *param;       /* the {id} of the path, in the arena, or NULL */
+    ly_role role;            /* of the key used; LY_ROLE_NONE on public routes */
+    ly_time now;
+
+    /* The body, malloc'd and NUL-terminated. */
+    char *body;
+    size_t body_len, body_cap;
+    uint64_t body_seen;      /* bytes received, kept or not */
+    bool too_large;
+
+    ly__phase phase;
+    ly_op *op;                /* the operation in flight */
+    atomic_bool op_done;      /* set by the writer thread before it resumes the connection */
+
+    /* The reply. */
+    int status;
+    const char *reply;        /* body text (arena or static) */
+    size_t reply_len;
+    const char *content_type; /* NULL: application/json */
+    bool replayed;            /* adds Idempotent-Replay: true */
+    bool www_authenticate;    /* adds WWW-Authenticate: Bearer */
+    const char *allow;        /* adds Allow: ... (405) */
+};
+
+/* Sets the reply to status with the JSON text (borrowed: arena or static). */
+void ly__reply_text(ly__req *r, int status, const char *json);
+
+/* Sets the reply to status with v's compact text; takes v's reference. NULL v (a failed
+ * jansson allocation) gives a 500. */
+void ly__reply_json(ly__req *r, int status, json_t *v);
+
+/* Sets the reply to the error: the status for e->kind and {"error":{...}}. */
+void ly__reply_error(ly__req *r, const ly_error *e);
+
+/* The same for an error made on the spot. Returns kind. */
+ly_err ly__reply_errorf(ly__req *r, ly_err kind, const char *code, const char *field,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The body parsed as a JSON object, or NULL after replying 400. The caller owns the
+ * reference. When empty_ok, an empty body gives an empty object. */
+json_t *ly__body_or_reply(ly__req *r, bool empty_ok);
+
+/* A request header's value, or NULL. */
+const char *ly__header(ly__req *r, const char *name);
+
+/* Runs op asynchronously for this request: fills op->arena, op->now, op->user, op->done and
+ * op->render, suspends the connection and submits op. The reply is made when op is done
+ * (from op->status and op->response, or op->err). If the operation cannot be submitted the
+ * reply is a 503. The handler must return right after calling this. */
+void ly__req_submit(ly__req *r, ly_op *op, ly_render_fn render);
+
+/* ---------------------------------------------------------------------------------------
+ * Handlers (handlers.c): one per route
+ * ------------------------------------------------------------------------------------- */
+
+void ly__handle_health(ly__req *r);
+void ly__handle_metrics(ly__req *r);
+void ly__handle_calculate(ly__req *r);
+void ly__handle_confirm(ly__req *r);
+void ly__handle_receipt_get(ly__req *r);
+void ly__handle_return(ly__req *r);
+void ly__handle_customer_create(ly__req *r);
+void ly__handle_customer_lookup(ly__req *r);
+void ly__handle_customer_get(ly__req *r);
+void ly__handle_customer_patch(ly__req *r);
+void ly__handle_balance(ly__req *r);
+void ly__handle_ledger(ly__req *r);
+void ly__handle_qr(ly__req *r);
+void ly__handle_merge(ly__req *r);
+void ly__handle_adjust(ly__req *r);
+
+/* Counts what a finished operation did (confirmed receipts, returns) for /metrics. */
+void ly__handle_op_finished(ly__req *r);
+
+#endif /* LY_HTTP_INTERNAL_H */

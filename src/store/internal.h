@@ -1,0 +1,222 @@
+/*
+ * internal.h - what the SQLite store's files share and nobody else sees: the connection and
+ * store structures, the prepared-statement cache, and small helpers for binding parameters
+ * and reading columns.
+ *
+ * Files: sqlite.c (opening, connections, statement cache, errors), schema.c (migrations),
+ * writer.c (the group-commit writer thread), customers.c, ledger.c, receipts.c, keys.c
+ * (the ly_db_* primitives of store.h).
+ */
+#ifndef LY_STORE_INTERNAL_H
+#define LY_STORE_INTERNAL_H
+
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <string.h>
+
+/* Every SQL statement the store runs has a slot in each connection's cache. The SQL text is
+ * written where the statement is used and handed to ly__stmt, which prepares it the first
+ * time that connection needs it. A reader never prepares the write statements. */
+typedef enum ly__stmt_id {
+    /* transactions (writer.c, sqlite.c) */
+    STMT_BEGIN_IMMEDIATE = 0,
+    STMT_BEGIN,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_SAVEPOINT,
+    STMT_RELEASE,
+    STMT_ROLLBACK_TO,
+    /* customers.c */
+    STMT_CUSTOMER_GET,
+    STMT_CUSTOMER_IDS,
+    STMT_CUSTOMER_FIND,
+    STMT_CUSTOMER_INSERT,
+    STMT_CUSTOMER_UPDATE,
+    STMT_ACCOUNT_SAVE,
+    STMT_IDENTIFIER_ADD,
+    STMT_IDENTIFIER_REMOVE,
+    STMT_CONSENT_LOG,
+    STMT_MOVE_IDENTIFIERS,
+    STMT_MOVE_LOTS,
+    STMT_MOVE_RECEIPTS,
+    STMT_MERGE_INSERT,
+    STMT_MERGE_MARK,
+    /* ledger.c */
+    STMT_LOTS_OPEN,
+    STMT_LOT_GET,
+    STMT_LOT_INSERT,
+    STMT_LOT_UPDATE,
+    STMT_LOTS_DUE_PROBE,
+    STMT_LOTS_DUE,
+    STMT_ENTRY_INSERT,
+    STMT_ENTRIES_PAGE,
+    STMT_CHECK_CUSTOMERS,
+    STMT_CHECK_LEDGER,
+    STMT_CHECK_LOTS,
+    STMT_CHECK_BAD_LOTS,
+    /* receipts.c */
+    STMT_RECEIPT_FIND,
+    STMT_RECEIPT_LINES,
+    STMT_RECEIPT_INSERT,
+    STMT_LINE_INSERT,
+    STMT_LINE_RETURNED,
+    STMT_RETURN_FIND,
+    STMT_RETURN_LINES,
+    STMT_RETURN_INSERT,
+    STMT_RETURN_LINE_INSERT,
+    /* keys.c */
+    STMT_IDEM_GET,
+    STMT_IDEM_PUT,
+    STMT_KEY_INSERT,
+    STMT_KEY_FIND,
+    STMT_KEYS_LIST,
+    STMT_KEY_REVOKE,
+    STMT_COUNT
+} ly__stmt_id;
+
+struct ly_db {
+    sqlite3 *conn;
+    ly_store *store;
+    ly_db *next;                     /* in the store's list of readers */
+    sqlite3_stmt *stmt[STMT_COUNT];  /* prepared on first use, finalised at close */
+};
+
+struct ly_store {
+    char *path;
+    ly_sync_mode sync;
+    int batch_max;
+
+    ly_db *writer;                   /* used only by the writer thread once it runs */
+    pthread_t thread;
+    bool thread_started;
+
+    /* The queue of submitted jobs (FIFO). */
+    pthread_mutex_t q_mu;
+    pthread_cond_t q_cv;
+    ly_write_job *q_head, *q_tail;
+    bool closing;
+
+    /* Readers: one per thread through a thread-specific key, all listed for closing. */
+    pthread_key_t reader_key;
+    bool reader_key_made;
+    pthread_mutex_t readers_mu;
+    ly_db *readers;
+
+    pthread_mutex_t stats_mu;
+    ly_store_stats stats;
+};
+
+/* sqlite.c */
+
+/* The cached statement of slot id on db, prepared from sql if this is its first use. The
+ * statement is reset and ready for binding. NULL (err filled) if it cannot be prepared. */
+sqlite3_stmt *ly__stmt(ly_db *db, ly__stmt_id id, const char *sql, ly_error *err);
+
+/* Makes a used statement ready for its next use: reset, bindings cleared (so no pointer to
+ * the caller's strings stays behind). */
+void ly__stmt_done(sqlite3_stmt *st);
+
+/* Fills err with the connection's last error as LY_EIO "storage_error" and returns LY_EIO.
+ * Resets st (may be NULL) afterwards, so call it before anything else touches db. */
+ly_err ly__db_fail(ly_db *db, sqlite3_stmt *st, ly_error *err);
+
+/* Steps st, which must finish without a row (INSERT, UPDATE, DELETE), and readies it for its
+ * next use. LY_OK or ly__db_fail. */
+ly_err ly__exec(ly_db *db, sqlite3_stmt *st, ly_error *err);
+
+/* Runs one of the transaction statements (BEGIN, COMMIT, SAVEPOINT ...). */
+ly_err ly__tx(ly_db *db, ly__stmt_id id, ly_error *err);
+
+/* Opens a connection with the store's pragmas; writer or reader. */
+ly_err ly__db_open(ly_store *s, bool writer, ly_db **out, ly_error *err);
+void ly__db_close(ly_db *db);
+
+/* LY_ENOMEM "out_of_memory". */
+ly_err ly__oom(ly_error *err);
+
+/* An array in an arena that grows by doubling (the arena cannot resize, so the old copy
+ * stays until the arena is freed: at most as much again as the final size). Returns false
+ * when out of memory. */
+bool ly__grow(ly_arena *a, void **items, size_t n, size_t *cap, size_t size);
+
+/* schema.c */
+
+/* Brings the schema of the writer's database up to ly_store_schema_version(), one migration
+ * per transaction. LY_EIO "schema_too_new" if the file was written by a newer Loyal. */
+ly_err ly__schema_migrate(ly_db *db, ly_error *err);
+
+/* writer.c */
+
+/* Starts the writer thread on s->writer. */
+ly_err ly__writer_start(ly_store *s, ly_error *err);
+/* Lets the writer finish every queued job, then stops it. */
+void ly__writer_stop(ly_store *s);
+
+/* Whether the last statement on db failed on a UNIQUE or PRIMARY KEY constraint. */
+static inline bool ly__is_duplicate(ly_db *db)
+{
+    int x = sqlite3_extended_errcode(db->conn);
+    return x == SQLITE_CONSTRAINT_UNIQUE || x == SQLITE_CONSTRAINT_PRIMARYKEY;
+}
+
+/* Names of stored enum values, readable in SQL. */
+const char *ly__lot_state_name(ly_lot_state st);
+bool ly__lot_state_parse(const char *s, ly_lot_state *out);
+
+/* ---------------------------------------------------------------------------------------
+ * Binding and reading. Every bind helper returns an SQLite result code, so a run of binds
+ * reads `if (bindA(...) || bindB(...)) return ly__db_fail(...)`.
+ * ------------------------------------------------------------------------------------- */
+
+/* Text, or NULL for a NULL pointer. SQLITE_STATIC: the caller's string outlives the step,
+ * and ly__stmt_done clears the binding before it could dangle. */
+static inline int ly__bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static inline int ly__bind_i64(sqlite3_stmt *st, int i, int64_t v)
+{
+    return sqlite3_bind_int64(st, i, v);
+}
+
+/* An optional reference: 0 is stored as NULL (no row has id 0). */
+static inline int ly__bind_ref(sqlite3_stmt *st, int i, int64_t v)
+{
+    return v ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+static inline int ly__bind_hash(sqlite3_stmt *st, int i, const uint8_t hash[32])
+{
+    return sqlite3_bind_blob(st, i, hash, 32, SQLITE_STATIC);
+}
+
+/* Copies column i into the arena: *out is NULL for SQL NULL. False when out of memory. */
+static inline bool ly__col_text(sqlite3_stmt *st, int i, ly_arena *a, const char **out)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (!t) {
+        *out = NULL;
+        return sqlite3_column_type(st, i) == SQLITE_NULL;
+    }
+    *out = ly_arena_strndup(a, (const char *)t, (size_t)sqlite3_column_bytes(st, i));
+    return *out != NULL;
+}
+
+static inline int64_t ly__col_i64(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_int64(st, i);
+}
+
+/* A 32-byte hash column; anything shorter is padded with zeros. */
+static inline void ly__col_hash(sqlite3_stmt *st, int i, uint8_t out[32])
+{
+    const void *b = sqlite3_column_blob(st, i);
+    int n = sqlite3_column_bytes(st, i);
+    memset(out, 0, 32);
+    if (b) memcpy(out, b, n < 32 ? (size_t)n : 32);
+}
+
+#endif /* LY_STORE_INTERNAL_H */

@@ -1,0 +1,268 @@
+/*
+ * schema.c - the database schema and its migrations.
+ *
+ * The schema is an ordered list of SQL scripts. PRAGMA user_version records how many of them
+ * a file has had; opening a store applies the rest, each in its own transaction together
+ * with the new user_version, so a crash leaves the file at one version or the next, never
+ * between. A released script is never edited: a change is a new script at the end.
+ *
+ * Conventions of the tables, for whoever queries them:
+ *  - times are INTEGER seconds since the Unix epoch (UTC): datetime(time, 'unixepoch');
+ *  - money is INTEGER minor units, points INTEGER, quantities INTEGER thousandths;
+ *  - enumerations are stored by name: channel 'store'/'online'/'app', identifier kinds
+ *    'card'/'phone'/..., ledger kinds and lot sources 'earn'/'redeem'/..., lot states
+ *    'pending'/'active'/'expired'/'spent', consent channels 'sms'/'email'/'push';
+ *  - an optional reference is NULL, never 0.
+ * Tables are STRICT, so a value of the wrong type is refused rather than stored.
+ */
+#include "store/internal.h"
+
+#include <stdio.h>
+
+static const char *const migrations[] = {
+    /* 1: the initial schema. */
+    "CREATE TABLE customers ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT,"
+    "  birth_date TEXT,"                        /* YYYY-MM-DD */
+    "  attributes TEXT NOT NULL DEFAULT '{}',"  /* a JSON object */
+    "  enrolled_at INTEGER NOT NULL DEFAULT 0,"
+    "  enrolled_store TEXT,"
+    "  merged_into INTEGER REFERENCES customers(id),"
+    /* The account: sums cached from the ledger and the lots (`loyal check` verifies). */
+    "  available INTEGER NOT NULL DEFAULT 0,"
+    "  pending INTEGER NOT NULL DEFAULT 0,"
+    "  debt INTEGER NOT NULL DEFAULT 0,"
+    /* Consents: -1 never asked, 0 withdrawn, 1 given; _at when it last changed. */
+    "  consent_sms INTEGER NOT NULL DEFAULT -1,"
+    "  consent_sms_at INTEGER NOT NULL DEFAULT 0,"
+    "  consent_email INTEGER NOT NULL DEFAULT -1,"
+    "  consent_email_at INTEGER NOT NULL DEFAULT 0,"
+    "  consent_push INTEGER NOT NULL DEFAULT -1,"
+    "  consent_push_at INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL DEFAULT 0,"
+    "  updated_at INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+
+    /* The way in: a till names a customer by one of these. Clustered on (kind, value) so
+     * the lookup at checkout is one b-tree descent. */
+    "CREATE TABLE identifiers ("
+    "  kind TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"                    /* normalised */
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (kind, value)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX identifiers_customer ON identifiers(customer_id);"
+
+    "CREATE TABLE consent_log ("
+    "  id INTEGER PRIMARY KEY,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  channel TEXT NOT NULL,"
+    "  given INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX consent_log_customer ON consent_log(customer_id, id);"
+
+    /* Receipts as the tills sent them, with their pricing. customer_id is NULL for an
+     * anonymous receipt; id_kind names how the customer was identified, NULL if by id. */
+    "CREATE TABLE receipts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  receipt_id TEXT NOT NULL UNIQUE,"
+    "  customer_id INTEGER REFERENCES customers(id),"
+    "  id_kind TEXT,"
+    "  store TEXT NOT NULL,"
+    "  channel TEXT NOT NULL,"
+    "  cashier TEXT,"
+    "  payment TEXT,"
+    "  time INTEGER NOT NULL,"
+    "  utc_offset INTEGER NOT NULL,"            /* minutes, the till's */
+    "  n_lines INTEGER NOT NULL,"
+    "  total INTEGER NOT NULL,"
+    "  discount INTEGER NOT NULL,"
+    "  paid INTEGER NOT NULL,"
+    "  points_earned INTEGER NOT NULL,"
+    "  points_redeemed INTEGER NOT NULL,"
+    "  max_redeem INTEGER NOT NULL,"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  redeemed_expiry INTEGER NOT NULL,"
+    "  program_version TEXT,"
+    "  request_hash BLOB NOT NULL,"
+    "  response TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX receipts_customer ON receipts(customer_id, time);"
+    "CREATE INDEX receipts_time ON receipts(time);"
+
+    "CREATE TABLE receipt_lines ("
+    "  receipt INTEGER NOT NULL REFERENCES receipts(id),"
+    "  line_no INTEGER NOT NULL,"               /* 0-based, as sent */
+    "  sku TEXT NOT NULL,"
+    "  name TEXT,"
+    "  category TEXT,"
+    "  brand TEXT,"
+    "  qty INTEGER NOT NULL,"
+    "  price INTEGER NOT NULL,"
+    "  amount INTEGER NOT NULL,"
+    "  discount INTEGER NOT NULL,"
+    "  points_earned INTEGER NOT NULL,"
+    "  points_redeemed INTEGER NOT NULL,"
+    "  returned_qty INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (receipt, line_no)"
+    ") STRICT, WITHOUT ROWID;"
+
+    "CREATE TABLE returns ("
+    "  id INTEGER PRIMARY KEY,"
+    "  return_id TEXT NOT NULL UNIQUE,"
+    "  receipt INTEGER NOT NULL REFERENCES receipts(id),"
+    "  time INTEGER NOT NULL,"
+    "  n_lines INTEGER NOT NULL,"
+    "  amount INTEGER NOT NULL,"
+    "  points_taken INTEGER NOT NULL,"
+    "  points_refunded INTEGER NOT NULL,"
+    "  points_forgiven INTEGER NOT NULL,"
+    "  request_hash BLOB NOT NULL,"
+    "  response TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX returns_receipt ON returns(receipt);"
+
+    "CREATE TABLE return_lines ("
+    "  ret INTEGER NOT NULL REFERENCES returns(id),"
+    "  line_no INTEGER NOT NULL,"               /* the receipt's line */
+    "  qty INTEGER NOT NULL,"
+    "  amount INTEGER NOT NULL,"
+    "  points_taken INTEGER NOT NULL,"
+    "  points_refunded INTEGER NOT NULL,"
+    "  PRIMARY KEY (ret, line_no)"
+    ") STRICT, WITHOUT ROWID;"
+
+    /* Lots of points. source is the ledger kind that created the lot ('earn', 'refund',
+     * 'bonus', ...); receipt the receipt that earned it, if any. */
+    "CREATE TABLE lots ("
+    "  id INTEGER PRIMARY KEY,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  source TEXT NOT NULL,"
+    "  receipt INTEGER REFERENCES receipts(id),"
+    "  points INTEGER NOT NULL,"
+    "  remaining INTEGER NOT NULL,"
+    "  active_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"            /* 0 = never */
+    "  state TEXT NOT NULL"
+    ") STRICT;"
+    /* A customer's open lots, read by every operation on the account; its columns also
+     * answer `which customers have a lot due` without touching the table. */
+    "CREATE INDEX lots_open ON lots(customer_id, state, active_at, expires_at)"
+    "  WHERE state IN ('pending', 'active');"
+    /* Whether anything is due at all: one probe each, so the maintenance run that finds
+     * nothing (most minutes of the day) costs two index seeks. */
+    "CREATE INDEX lots_activation ON lots(active_at) WHERE state = 'pending';"
+    "CREATE INDEX lots_expiry ON lots(expires_at) WHERE state = 'active' AND expires_at > 0;"
+
+    /* The ledger: every change to a balance, never updated or deleted. */
+    "CREATE TABLE ledger ("
+    "  id INTEGER PRIMARY KEY,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  kind TEXT NOT NULL,"
+    "  available_delta INTEGER NOT NULL,"
+    "  pending_delta INTEGER NOT NULL,"
+    "  lot_id INTEGER REFERENCES lots(id),"
+    "  receipt_id TEXT,"                        /* the business's ids, as the API shows them */
+    "  return_id TEXT,"
+    "  ref TEXT,"
+    "  note TEXT,"
+    "  at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX ledger_customer ON ledger(customer_id, id);"
+
+    "CREATE TABLE merges ("
+    "  id INTEGER PRIMARY KEY,"
+    "  from_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  into_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  at INTEGER NOT NULL"
+    ") STRICT;"
+
+    "CREATE TABLE idempotency ("
+    "  key TEXT PRIMARY KEY,"
+    "  request_hash BLOB NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  response TEXT NOT NULL,"
+    "  at INTEGER NOT NULL"
+    ") STRICT;"
+
+    "CREATE TABLE api_keys ("
+    "  id INTEGER PRIMARY KEY,"
+    "  prefix TEXT NOT NULL,"
+    "  hash BLOB NOT NULL UNIQUE,"              /* BLAKE2b-256 of the key */
+    "  role TEXT NOT NULL,"
+    "  label TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER"                      /* NULL while in force */
+    ") STRICT;",
+};
+
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+int ly_store_schema_version(void)
+{
+    return N_MIGRATIONS;
+}
+
+static ly_err execScript(ly_db *db, const char *sql, ly_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        ly_error_set(err, LY_EIO, "storage_error", NULL, "%s", msg ? msg : "failed");
+        sqlite3_free(msg);
+        return LY_EIO;
+    }
+    return LY_OK;
+}
+
+static ly_err userVersion(ly_db *db, int *out, ly_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db->conn, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return ly__db_fail(db, NULL, err);
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        ly__db_fail(db, NULL, err);
+        sqlite3_finalize(st);
+        return LY_EIO;
+    }
+    *out = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return LY_OK;
+}
+
+static ly_err tooNew(ly_db *db, int v, ly_error *err)
+{
+    return ly_error_set(err, LY_EIO, "schema_too_new", NULL,
+                        "%s has schema version %d; this Loyal knows up to %d",
+                        sqlite3_db_filename(db->conn, "main"), v, N_MIGRATIONS);
+}
+
+ly_err ly__schema_migrate(ly_db *db, ly_error *err)
+{
+    int v;
+    if (userVersion(db, &v, err) != LY_OK) return LY_EIO;
+    if (v > N_MIGRATIONS) return tooNew(db, v, err);
+    while (v < N_MIGRATIONS) {
+        /* Under the write lock, look again: another process may have migrated meanwhile. */
+        if (execScript(db, "BEGIN IMMEDIATE", err) != LY_OK) return LY_EIO;
+        ly_err rc = userVersion(db, &v, err);
+        if (rc == LY_OK && v > N_MIGRATIONS) rc = tooNew(db, v, err);
+        if (rc == LY_OK && v < N_MIGRATIONS) {
+            char set[64];
+            snprintf(set, sizeof set, "PRAGMA user_version=%d", v + 1);
+            rc = execScript(db, migrations[v], err);
+            if (rc == LY_OK) rc = execScript(db, set, err);
+            if (rc == LY_OK) v++;
+        }
+        if (rc == LY_OK) rc = execScript(db, "COMMIT", err);
+        if (rc != LY_OK) {
+            sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+    }
+    return LY_OK;
+}
