@@ -4,7 +4,7 @@
 # Arguments go to `loyal serve` (see `build/loyal serve --help`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/build.sh"
+LOYAL_BUILD_TARGET=loyal "$root/scripts/build.sh"
 loyal="${LOYAL_BUILD_DIR:-$root/build}/loyal"
 if [ ! -e "${LOYAL_DB:-loyal.db}" ]; then
   "$loyal" init

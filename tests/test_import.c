@@ -4,7 +4,7 @@
  */
 #include "testlib.h"
 
-#include "cli/csv.h"
+#include "os/csv.h"
 
 #include <sqlite3.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
  */
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
-#include "cli/csv.h"
+#include "os/csv.h"
 #include "os/os.h"
 #include "service/service.h"
 

@@ -1,6 +1,6 @@
 /*
  * os.h - what Loyal takes from the operating system: the clock, the time-zone database,
- * randomness and hashing. Kept apart so that the core stays pure and tests can fix time.
+ * randomness, hashing and reading CSV files (csv.h). Kept apart so that the core stays pure and tests can fix time.
  */
 #ifndef LY_OS_H
 #define LY_OS_H

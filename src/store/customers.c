@@ -19,7 +19,7 @@ ly_err ly_db_customer_get(ly_db *db, int64_t id, ly_arena *a, ly_customer *out, 
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "customer_not_found", NULL, "no customer %lld",
+        return ly_error_set(err, LY_ENOTFOUND, "customer_not_found", "id", "no customer %lld",
                             (long long)id);
     }
     if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);

@@ -1,5 +1,5 @@
 /*
- * csv.h - a small streaming reader for RFC 4180 CSV, for `loyal import`.
+ * csv.h - a small streaming reader for RFC 4180 CSV, for `loyal import` and `loyal analyze`.
  *
  * What it accepts:
  *  - records end with CRLF, LF or a lone CR; the last record may lack a line end;
@@ -16,8 +16,8 @@
  * Memory is bounded by the longest record: the input is read in blocks and each record is
  * assembled in one buffer that is reused.
  */
-#ifndef LY_CLI_CSV_H
-#define LY_CLI_CSV_H
+#ifndef LY_OS_CSV_H
+#define LY_OS_CSV_H
 
 #include <stddef.h>
 #include <stdio.h>
@@ -48,4 +48,4 @@ long ly_csv_line(const ly_csv *c);
 /* What went wrong after ly_csv_next returned -1. */
 const char *ly_csv_error(const ly_csv *c);
 
-#endif /* LY_CLI_CSV_H */
+#endif /* LY_OS_CSV_H */

@@ -2,7 +2,7 @@
  * csv.c - the streaming CSV reader (see csv.h): a byte-at-a-time state machine over a block
  * buffer, assembling each record's fields, NUL-terminated, in one reused buffer.
  */
-#include "cli/csv.h"
+#include "os/csv.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
