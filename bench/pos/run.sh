@@ -254,29 +254,36 @@ group_report() { # name "before" "after"
 }
 
 say "POST /v1/receipts, confirm, as fast as possible ($duration)"
-if [ "$profile" = 1 ]; then
-    perf record --call-graph dwarf,16384 -F 199 -p "$server_pid" -o "$tmp/perf.data" \
-        >/dev/null 2>"$tmp/perf.log" &
+# With --profile: perf on the server during a run, then its functions by inclusive share.
+profile_start() {
+    [ "$profile" = 1 ] || return 0
+    perf record --call-graph dwarf,16384 -F 199 -p "$server_pid" -o "$tmp/perf-$1.data" \
+        >/dev/null 2>"$tmp/perf-$1.log" &
     perf_pid=$!
-fi
-before=$(store_counters)
-run_wrk confirm confirm.lua "${wrk_common[@]}" -s "$here/confirm.lua" "$url" -- \
-    key="$pos_key" customers="$customers" tag=c threads="$threads"
-group_report confirm "$before" "$(store_counters)"
-if [ -n "$perf_pid" ]; then
+}
+profile_stop() {
+    [ -n "$perf_pid" ] || return 0
     kill -INT "$perf_pid" 2>/dev/null || true
     wait "$perf_pid" 2>/dev/null || true
     perf_pid=
     keep=1
-    perf report -i "$tmp/perf.data" --stdio --children --sort sym -g none --percent-limit 2 \
-        >"$tmp/perf.txt" 2>/dev/null || true
-    say "perf during confirm: functions by inclusive share of the server's samples ($tmp/perf.data)"
-    grep -E '^ +[0-9]' "$tmp/perf.txt" | grep -v '\] 0x0000' | head -45 >&2 || true
-fi
+    perf report -i "$tmp/perf-$1.data" --stdio --children --sort sym -g none --percent-limit 2 \
+        >"$tmp/perf-$1.txt" 2>/dev/null || true
+    say "perf during $1: functions by inclusive share of the server's samples ($tmp/perf-$1.data)"
+    grep -E '^ +[0-9]' "$tmp/perf-$1.txt" | grep -v '\] 0x0000' | head -45 >&2 || true
+}
+profile_start confirm
+before=$(store_counters)
+run_wrk confirm confirm.lua "${wrk_common[@]}" -s "$here/confirm.lua" "$url" -- \
+    key="$pos_key" customers="$customers" tag=c threads="$threads"
+group_report confirm "$before" "$(store_counters)"
+profile_stop confirm
 
 say "POST /v1/receipts/calculate ($duration)"
+profile_start calculate
 run_wrk calculate calculate.lua "${wrk_common[@]}" -s "$here/calculate.lua" "$url" -- \
     key="$pos_key" customers="$customers" threads="$threads"
+profile_stop calculate
 
 say "GET /v1/customers/{id}/balance ($duration)"
 run_wrk balance balance.lua "${wrk_common[@]}" -s "$here/balance.lua" "$url" -- \
