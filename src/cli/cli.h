@@ -15,6 +15,8 @@ int ly_cli_import(int argc, char **argv);
 int ly_cli_check(int argc, char **argv);
 int ly_cli_expire(int argc, char **argv);
 int ly_cli_keys(int argc, char **argv);
+int ly_cli_simulate(int argc, char **argv);
+int ly_cli_analyze(int argc, char **argv);
 
 /* Shared by the subcommands: the database and program paths from --db / --program, or the
  * LOYAL_DB / LOYAL_PROGRAM environment variables, or ./loyal.db and ./program.json. */

@@ -17,6 +17,8 @@ static const struct {
     {"check", ly_cli_check, "verify every balance against the ledger"},
     {"expire", ly_cli_expire, "activate and expire the points that are due"},
     {"keys", ly_cli_keys, "create, list and revoke API keys"},
+    {"simulate", ly_cli_simulate, "make a synthetic retailer's history with known truth"},
+    {"analyze", ly_cli_analyze, "who the customers are and what the program is worth"},
 };
 
 static void usage(FILE *f)

@@ -220,8 +220,122 @@ typedef enum ly_earn_base {
     LY_EARN_ON_TOTAL     /* the line amounts before the points discount */
 } ly_earn_base;
 
+typedef struct ly_line ly_line; /* a receipt's line, below */
+
+/* A set of strings (SKUs, categories, store codes, ...). Borrowed from the program's memory. */
+typedef struct ly_strset {
+    const char *const *v;
+    size_t n;
+} ly_strset;
+
+/* True if s holds x (exact, case-sensitive). NULL x is never held. */
+bool ly_strset_has(const ly_strset *s, const char *x);
+
+/* Which lines of a receipt a rule's effect applies to. A line is selected when it matches
+ * the include sets (any SKU, category or brand listed; when all three are empty every line
+ * matches them) and none of the exclude sets. */
+typedef struct ly_line_selector {
+    ly_strset skus, categories, brands;             /* include */
+    ly_strset not_skus, not_categories, not_brands; /* exclude */
+} ly_line_selector;
+
+/* True when the selector names nothing at all (every line is selected). */
+bool ly_selector_empty(const ly_line_selector *s);
+/* True when l is selected (see ly_line_selector). */
+bool ly_selector_match(const ly_line_selector *s, const ly_line *l);
+/* True when the include sets name l (an empty selector names nothing): how the burning and
+ * earning exclusion lists (points.no_redeem, earn.exclude) use a selector. */
+bool ly_selector_names(const ly_line_selector *s, const ly_line *l);
+
+/* A test of one fact about the customer: the fact `name` is present and, when values is
+ * not empty, equal to one of them. With absent set the test passes only when the fact is
+ * missing (e.g. "no coupon"). */
+typedef struct ly_fact_test {
+    const char *name;
+    ly_strset values;
+    bool absent;
+} ly_fact_test;
+
+/* The conditions of a rule; all optional and ANDed. Zero means "any" throughout. */
+typedef struct ly_conditions {
+    ly_strset stores;           /* the receipt's store is one of these */
+    unsigned channels;          /* bit (1 << ly_sales_channel); 0 = any */
+    ly_strset payments;         /* the receipt's payment type is one of these */
+    unsigned weekdays;          /* bit 0 Monday .. bit 6 Sunday, local time; 0 = any */
+    bool has_hours;
+    int minute_from, minute_to; /* local [from, to) in minutes after midnight; from > to
+                                 * wraps past midnight */
+    bool has_dates;
+    int64_t day_from, day_to;   /* local dates, inclusive, as days since 1970-01-01 */
+    bool has_lines;
+    ly_line_selector lines;     /* the eligible lines; without it every line is eligible */
+    ly_money min_amount;        /* 0 = none */
+    bool min_on_eligible;       /* min_amount counts the eligible lines, not the receipt */
+    int first_purchase;         /* 0 any, 1 only the customer's first receipt, -1 only later ones */
+    const ly_fact_test *attributes; /* tests on "attributes.<name>" facts */
+    size_t n_attributes;
+    const ly_fact_test *facts;      /* tests on facts computed elsewhere (rfm_cell, coupon) */
+    size_t n_facts;
+} ly_conditions;
+
+typedef enum ly_effect_kind {
+    LY_EFFECT_POINTS_PERCENT = 0, /* points worth percent of the eligible amount */
+    LY_EFFECT_POINTS_FIXED,       /* a fixed number of points */
+    LY_EFFECT_POINTS_MULTIPLIER,  /* the base earn rate times multiplier on the eligible lines
+                                   * (the extra part is the bonus) */
+    LY_EFFECT_DISCOUNT_PERCENT,   /* money off: percent of the eligible amount */
+    LY_EFFECT_DISCOUNT_FIXED,     /* money off: a fixed amount, at most the eligible amount */
+    LY_EFFECT_FIXED_PRICE,        /* eligible lines cost at most price per unit */
+    LY_EFFECT_GIFT,               /* buy N get M: the cheapest M of every N+M units free */
+    LY_EFFECT_BUNDLE              /* every item of a set present: price, discount or points */
+} ly_effect_kind;
+
+/* What a complete bundle gives. */
+typedef enum ly_bundle_benefit {
+    LY_BUNDLE_PRICE = 0, /* each bundle costs `amount` */
+    LY_BUNDLE_PERCENT,   /* percent_bp off each bundle */
+    LY_BUNDLE_AMOUNT,    /* `amount` off each bundle */
+    LY_BUNDLE_POINTS     /* `points` per bundle */
+} ly_bundle_benefit;
+
+/* One item of a bundle: lines matching sel, `units` whole units of them per bundle. */
+typedef struct ly_bundle_item {
+    ly_line_selector sel;
+    int64_t units;
+} ly_bundle_item;
+
+typedef struct ly_effect {
+    ly_effect_kind kind;
+    int64_t percent_bp;       /* POINTS_PERCENT, DISCOUNT_PERCENT, bundle PERCENT: 1..10000 */
+    int64_t multiplier_c;     /* POINTS_MULTIPLIER, hundredths: 200 = x2; > 100 */
+    ly_points points;         /* POINTS_FIXED, bundle POINTS */
+    ly_money amount;          /* DISCOUNT_FIXED; FIXED_PRICE (unit price); bundle PRICE/AMOUNT */
+    int64_t buy, get;         /* GIFT */
+    ly_bundle_benefit benefit;/* BUNDLE */
+    const ly_bundle_item *items;
+    size_t n_items;
+    ly_rounding rounding;     /* of a percent or multiplier result */
+} ly_effect;
+
+/* An earning or discount rule of the program. */
+typedef struct ly_rule {
+    const char *id;           /* unique in the program; shown in results */
+    const char *name;         /* for people; may be NULL */
+    int64_t priority;         /* lower first; ties in file order */
+    size_t index;             /* position in the program file's rules[] */
+    bool exclusive;           /* when it applies no later rule applies */
+    ly_conditions when;
+    ly_effect effect;
+    ly_points cap_points;     /* most points the rule gives per receipt; 0 = no cap */
+    ly_money cap_discount;    /* most money off it gives per receipt; 0 = no cap */
+} ly_rule;
+
 /* A loyalty program as the core sees it. Loaded from the program file by program/program.h.
- * Rates are in basis points (1/100 of a percent): 500 = 5%. */
+ * Rates are in basis points (1/100 of a percent): 500 = 5%.
+ * The rules and the selectors point into memory the program owns (mem); a program built by
+ * hand may point them at static data and leave mem NULL. Copies of the struct share that
+ * memory: free it once, with ly_program_free, after the last copy is done with. A zeroed
+ * program with the flat fields set behaves as a program without rules. */
 typedef struct ly_program {
     char name[128];
     char version[80];        /* names the program file's content; stored with each receipt */
@@ -239,11 +353,29 @@ typedef struct ly_program {
     int hold_days;           /* return window: points are pending this many days */
     int expiry_days;         /* points expire this many days after activation; 0 = never */
     ly_debt_policy debt_policy;
+
+    ly_line_selector no_earn;   /* lines that earn no points at all (base or bonus) */
+    ly_line_selector no_redeem; /* lines points may not pay for */
+    ly_points min_balance;      /* smallest available balance that may redeem; 0 = any */
+    ly_points bonus_cap;        /* most bonus points from rules per receipt; 0 = no cap */
+    const ly_rule *rules;       /* in the order they apply: priority, then file order */
+    size_t n_rules;
+    bool uses_first_purchase;   /* some rule tests first_purchase */
+    bool uses_facts;            /* some rule tests attributes or facts */
+    void *mem;                  /* owned memory (an ly_arena), or NULL */
 } ly_program;
+
+/* Frees the memory the program owns and clears its rules and selectors; the flat settings
+ * stay. NULL and a program without owned memory are no-ops. */
+void ly_program_free(ly_program *p);
 
 /* Checks that every field is in range. Returns LY_OK or LY_EINVAL naming the field with
  * program-file paths ("earn.rate_percent"). */
 ly_err ly_program_validate(const ly_program *p, ly_error *err);
+
+/* Checks one rule's settings; errors name "rules[<index>].<setting>". Called for every rule
+ * by ly_program_validate. */
+ly_err ly_rule_validate(const ly_rule *r, ly_error *err);
 
 /* Points earned on a base amount: base * earn_rate_bp / (10000 * point_value), rounded by
  * the program's earn rounding. Returns false on overflow. */
@@ -297,33 +429,109 @@ ly_err ly_receipt_validate(const ly_receipt *r, ly_error *err);
 /* The loyalty outcome for one line. */
 typedef struct ly_line_price {
     ly_points points_redeemed; /* points spent on this line */
-    ly_money discount;         /* money off from those points: points_redeemed * point_value */
-    ly_points points_earned;   /* points this line earns */
+    ly_money discount;         /* all money off this line: rule_discount plus the points'
+                                * points_redeemed * point_value */
+    ly_points points_earned;   /* points this line earns: the base rate's plus the rules' */
 } ly_line_price;
 
-/* The loyalty outcome for a receipt. lines is caller-allocated with n_lines entries. */
+/* What the rules did to one line (a part of its ly_line_price figures). */
+typedef struct ly_line_rules {
+    ly_money discount;         /* money off from rules, within ly_line_price.discount */
+    ly_points points;          /* points from rules, within ly_line_price.points_earned */
+} ly_line_rules;
+
+/* What one rule did to a receipt (or why it did nothing). */
+typedef struct ly_rule_result {
+    const ly_rule *rule;
+    bool applied;
+    const char *failed;        /* when not applied: the setting that decided it
+                                * ("conditions.hours", "exclusive", "effect"), else NULL */
+    char reason[160];          /* why, for people */
+    ly_money discount;         /* money off it gave */
+    ly_points points;          /* points it gave */
+    size_t eligible;           /* number of eligible lines */
+} ly_rule_result;
+
+/* Facts about the customer, key -> value, for rule conditions: the service puts the
+ * customer's attributes in as "attributes.<name>" (nested objects joined with '.') and
+ * facts computed elsewhere under their own names (analytics' "rfm_cell", "segment",
+ * "status"; later tiers, club, coupons). The core reads them only. */
+typedef struct ly_fact {
+    const char *key;
+    const char *value;
+} ly_fact;
+
+/* The value of key in facts[0..n), or NULL. The first one wins when a key repeats. */
+const char *ly_fact_get(const ly_fact *facts, size_t n, const char *key);
+
+/* A hook that limits one rule per receipt from outside the core: per-customer-per-period
+ * limits and campaign budgets, which need storage. Defaults on entry: blocked false,
+ * points_left and discount_left -1 (unlimited). Set blocked (with a static reason) to stop
+ * the rule, or a left figure >= 0 to cap what it may give. */
+typedef struct ly_rule_allowance {
+    bool blocked;
+    const char *reason;
+    ly_points points_left;
+    ly_money discount_left;
+} ly_rule_allowance;
+typedef void (*ly_rule_gate_fn)(void *ctx, const ly_rule *rule, ly_rule_allowance *out);
+
+/* Everything about the sale beyond the receipt itself. Zeroed = an anonymous customer with
+ * no points, no facts, no hook. */
+typedef struct ly_price_input {
+    ly_points available;       /* spendable points now (<= 0: none or no customer) */
+    ly_points redeem;          /* points the customer asks to spend, >= 0 */
+    bool identified;           /* a known customer buys */
+    int64_t prior_receipts;    /* the customer's receipts before this one (first_purchase) */
+    const ly_fact *facts;
+    size_t n_facts;
+    ly_rule_gate_fn gate;      /* may be NULL */
+    void *gate_ctx;
+} ly_price_input;
+
+/* The loyalty outcome for a receipt. lines is caller-allocated with n_lines entries;
+ * line_rules likewise, or NULL when the caller does not want the rules' part per line;
+ * rules is caller-allocated with the program's n_rules entries, or NULL when the caller does
+ * not want the per-rule report (the rules apply either way). */
 typedef struct ly_pricing {
     ly_line_price *lines;
+    ly_line_rules *line_rules;
+    ly_rule_result *rules;    /* in the order the rules were considered */
+    size_t n_rules;           /* entries filled in rules (0 when rules is NULL) */
     ly_money total;           /* sum of line amounts */
-    ly_money discount;        /* money off from points */
+    ly_money rule_discount;   /* money off from rules */
+    ly_money discount;        /* all money off: rule_discount + redeem * point_value */
     ly_money paid;            /* total - discount: what the customer pays in money */
     ly_points redeem;         /* points spent */
     ly_points max_redeem;     /* the most points this receipt could take now */
-    ly_points earn;           /* points earned */
+    ly_points earn;           /* points earned: base + bonus */
+    ly_points bonus;          /* the part of earn that rules gave */
 } ly_pricing;
 
-/* Prices a receipt under a program.
- *   available: the customer's spendable points now (<= 0 when none or no customer);
- *   redeem:    points the customer asks to spend (0 for none).
- * max_redeem = min(available, floor(total * max_redeem_bp / 10000 / point_value), the sum
- * over lines of floor(amount / point_value)), 0 when below min_redeem. Points spent are
- * spread over lines in proportion to line amounts (ly_allocate, capped so no line's
- * discount exceeds its amount); points earned are computed on the whole receipt's base and
- * spread over lines in proportion to each line's base, so line figures always add up to
- * the receipt's.
+/* Prices a receipt under a program, in this order (docs/program.md, "Exactly how a receipt
+ * is priced"):
+ *  1. the rules, by priority then file order: each whose conditions hold gives its effect on
+ *     its eligible lines, seeing the line amounts left by the rules before it; money off is
+ *     spread over lines (largest remainder, never more than a line's amount), points too;
+ *     caps of the rule, of the hook and the program's bonus_cap are applied; an exclusive
+ *     rule that applies stops every later one;
+ *  2. points spent: max_redeem = min(available, floor(payable * max_redeem_bp / 10000 /
+ *     point_value), the sum over payable lines of floor(amount_left / point_value)), 0 when
+ *     below min_redeem or available < min_balance, where payable lines are those not in
+ *     no_redeem and payable their amounts left after rule discounts; spread over payable
+ *     lines by amount left, capped at each line's amount in whole points;
+ *  3. base points: on the lines not in no_earn, base = amount left (earn_base total) or amount
+ *     left less the points discount (paid), rounded by earn_rounding on the receipt and
+ *     spread over lines by their base; bonus points of step 1 are added per line.
  * Errors: LY_EUNPROCESSABLE "redeem_exceeds_max" (field "redeem_points") when redeem >
  * max_redeem, "redeem_below_min" when 0 < redeem < min_redeem; LY_EINVAL for an invalid
- * receipt (see ly_receipt_validate). On error *out is unspecified. */
+ * receipt (see ly_receipt_validate); LY_ENOMEM. On error *out is unspecified. */
+ly_err ly_receipt_price(const ly_program *p, const ly_receipt *r, const ly_price_input *in,
+                        ly_pricing *out, ly_error *err);
+
+/* ly_receipt_price with only a balance and a redemption: no facts, no hook, not identified
+ * (so first_purchase and fact conditions never hold). The per-line and per-rule reports go
+ * to out->line_rules and out->rules when the caller set them (NULL: none). */
 ly_err ly_price_receipt(const ly_program *p, const ly_receipt *r, ly_points available,
                         ly_points redeem, ly_pricing *out, ly_error *err);
 

@@ -1,9 +1,10 @@
 /*
- * pricing.c - a receipt's own consistency, and its loyalty outcome under a program: how
- * many points it may take, what they pay for on each line, and what it earns. Line
- * figures are always split from the receipt's figures, so they add up exactly.
+ * pricing.c - a receipt's own consistency, and its loyalty outcome under a program: the
+ * rules' discounts and bonus points (rules.c), how many points it may take, what they pay
+ * for on each line, and what it earns. Line figures are always split from the receipt's
+ * figures, so they add up exactly.
  */
-#include "core/core.h"
+#include "core/rules_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -82,38 +83,52 @@ ly_err ly_receipt_validate(const ly_receipt *r, ly_error *err)
     return LY_OK;
 }
 
-/* The most points the receipt can take: the program's share of the total in whole points,
- * no more than the lines can take whole (each line's discount is whole points and at most
- * its amount), no more than the customer has; nothing if that is under the minimum.
- * floor(floor(total * bp / 10000) / value) is floor(total * bp / (10000 * value)). */
-static ly_points maxRedeem(const ly_program *p, const ly_receipt *r, ly_points available)
+/* The most points the receipt can take: the program's share of the payable amount (what is
+ * left of the lines points may pay for, after rule discounts) in whole points, no more than
+ * those lines can take whole (each line's discount is whole points and at most what is left
+ * of it), no more than the customer has; nothing if that is under the minimum or the
+ * balance is under min_balance. floor(floor(x * bp / 10000) / value) is
+ * floor(x * bp / (10000 * value)). */
+static ly_points maxRedeem(const ly_program *p, const ly_receipt *r, const ly__price_state *st,
+                           ly_points available)
 {
-    if (available <= 0) return 0;
-    int64_t share;
-    if (!ly_muldiv(r->total, p->max_redeem_bp, 10000, LY_ROUND_DOWN, &share)) return 0;
-    ly_points most = share / p->point_value;
+    if (available <= 0 || available < p->min_balance) return 0;
+    ly_money payable = 0;
     ly_points lines = 0;
-    for (size_t i = 0; i < r->n_lines; i++) lines += r->lines[i].amount / p->point_value;
+    for (size_t i = 0; i < r->n_lines; i++) {
+        if (ly_selector_names(&p->no_redeem, &r->lines[i])) continue;
+        payable += st->left[i];
+        lines += st->left[i] / p->point_value;
+    }
+    int64_t share;
+    if (!ly_muldiv(payable, p->max_redeem_bp, 10000, LY_ROUND_DOWN, &share)) return 0;
+    ly_points most = share / p->point_value;
     if (lines < most) most = lines;
     if (available < most) most = available;
     return most < p->min_redeem ? 0 : most;
 }
 
-/* Validates, then splits the receipt's points over its lines. The scratch arrays live on
- * the stack (24 KiB: a receipt has at most 1000 lines), so pricing allocates nothing. */
-ly_err ly_price_receipt(const ly_program *p, const ly_receipt *r, ly_points available,
-                        ly_points redeem, ly_pricing *out, ly_error *err)
+static ly_err priceWith(const ly_program *p, const ly_receipt *r, const ly_price_input *in,
+                        ly__price_state *st, ly_pricing *out, ly_error *err)
 {
-    ly_err rc = ly_program_validate(p, err);
-    if (rc != LY_OK) return rc;
-    if ((rc = ly_receipt_validate(r, err)) != LY_OK) return rc;
-    if (redeem < 0)
-        return ly_error_set(err, LY_EINVAL, "invalid_field", "redeem_points", "must be 0 or more");
-
     size_t n = r->n_lines;
-    int64_t weights[LY_LINES_MAX], caps[LY_LINES_MAX], parts[LY_LINES_MAX];
     out->total = r->total;
-    out->max_redeem = maxRedeem(p, r, available);
+    out->n_rules = 0;
+
+    /* 1. Rules. */
+    ly_err rc = ly__rules_apply(p, r, in, st, out, err);
+    if (rc != LY_OK) return rc;
+    out->rule_discount = 0;
+    out->bonus = 0;
+    for (size_t i = 0; i < n; i++) {
+        out->rule_discount += st->rdisc[i];
+        out->bonus += st->bonus[i];
+    }
+
+    /* 2. Points spent: by what is left of the payable lines, no line paid more than that in
+     * whole points. */
+    ly_points redeem = in->redeem;
+    out->max_redeem = maxRedeem(p, r, st, in->available);
     if (redeem > out->max_redeem)
         return ly_error_set(err, LY_EUNPROCESSABLE, "redeem_exceeds_max", "redeem_points",
                             "at most %lld points can be spent on this receipt",
@@ -122,37 +137,65 @@ ly_err ly_price_receipt(const ly_program *p, const ly_receipt *r, ly_points avai
         return ly_error_set(err, LY_EUNPROCESSABLE, "redeem_below_min", "redeem_points",
                             "at least %lld points must be spent at once",
                             (long long)p->min_redeem);
-
-    /* Points spent: by line amount, no line paid more than its amount in whole points. */
     for (size_t i = 0; i < n; i++) {
-        weights[i] = r->lines[i].amount;
-        caps[i] = r->lines[i].amount / p->point_value;
+        bool payable = !ly_selector_names(&p->no_redeem, &r->lines[i]);
+        st->w[i] = payable ? st->left[i] : 0;
+        st->caps[i] = payable ? st->left[i] / p->point_value : 0;
     }
-    if (ly_allocate(redeem, weights, caps, n, parts) != LY_OK)
+    if (ly_allocate(redeem, st->w, st->caps, n, st->parts) != LY_OK)
         return ly_error_set(err, LY_EINTERNAL, "allocation_failed", "redeem_points",
                             "points could not be spread over the lines");
     out->redeem = redeem;
-    out->discount = redeem * p->point_value; /* <= total */
+    out->discount = out->rule_discount + redeem * p->point_value; /* <= total */
     out->paid = r->total - out->discount;
     for (size_t i = 0; i < n; i++) {
-        out->lines[i].points_redeemed = parts[i];
-        out->lines[i].discount = parts[i] * p->point_value;
+        ly_line_price *lp = &out->lines[i];
+        lp->points_redeemed = st->parts[i];
+        lp->discount = st->rdisc[i] + st->parts[i] * p->point_value;
+        if (out->line_rules) out->line_rules[i] = (ly_line_rules){st->rdisc[i], st->bonus[i]};
     }
 
-    /* Points earned: on the receipt's base, then by each line's base. */
-    ly_money base = p->earn_base == LY_EARN_ON_PAID ? out->paid : r->total;
-    if (!ly_program_points_for(p, base, &out->earn))
-        return ly_error_set(err, LY_EINTERNAL, "overflow", "total", "points out of range");
-    int64_t wsum = 0;
+    /* 3. Base points: on the receipt's base, then by each line's base. */
+    ly_money base = 0;
     for (size_t i = 0; i < n; i++) {
-        weights[i] = r->lines[i].amount;
-        if (p->earn_base == LY_EARN_ON_PAID) weights[i] -= out->lines[i].discount;
-        wsum += weights[i];
+        st->w[i] = 0;
+        if (ly_selector_names(&p->no_earn, &r->lines[i])) continue;
+        st->w[i] = st->left[i];
+        if (p->earn_base == LY_EARN_ON_PAID) st->w[i] -= st->parts[i] * p->point_value;
+        base += st->w[i];
     }
-    if (wsum == 0) out->earn = 0;
-    if (ly_allocate(out->earn, weights, NULL, n, parts) != LY_OK)
+    ly_points earn;
+    if (!ly_program_points_for(p, base, &earn))
+        return ly_error_set(err, LY_EINTERNAL, "overflow", "total", "points out of range");
+    if (base == 0) earn = 0;
+    if (ly_allocate(earn, st->w, NULL, n, st->parts) != LY_OK)
         return ly_error_set(err, LY_EINTERNAL, "allocation_failed", "total",
                             "points could not be spread over the lines");
-    for (size_t i = 0; i < n; i++) out->lines[i].points_earned = parts[i];
+    for (size_t i = 0; i < n; i++) out->lines[i].points_earned = st->parts[i] + st->bonus[i];
+    out->earn = earn + out->bonus;
     return LY_OK;
+}
+
+ly_err ly_receipt_price(const ly_program *p, const ly_receipt *r, const ly_price_input *in,
+                        ly_pricing *out, ly_error *err)
+{
+    static const ly_price_input none;
+    if (!in) in = &none;
+    ly_err rc = ly_program_validate(p, err);
+    if (rc != LY_OK) return rc;
+    if ((rc = ly_receipt_validate(r, err)) != LY_OK) return rc;
+    if (in->redeem < 0)
+        return ly_error_set(err, LY_EINVAL, "invalid_field", "redeem_points", "must be 0 or more");
+    ly__price_state st;
+    if ((rc = ly__price_state_init(&st, r, err)) != LY_OK) return rc;
+    rc = priceWith(p, r, in, &st, out, err);
+    ly__price_state_free(&st);
+    return rc;
+}
+
+ly_err ly_price_receipt(const ly_program *p, const ly_receipt *r, ly_points available,
+                        ly_points redeem, ly_pricing *out, ly_error *err)
+{
+    ly_price_input in = {.available = available, .redeem = redeem};
+    return ly_receipt_price(p, r, &in, out, err);
 }

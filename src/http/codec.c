@@ -648,19 +648,61 @@ json_t *ly__json_customer(const ly_customer *c, const ly_calendar *cal)
                      "merged_into", jIntOrNull(c->merged_into));
 }
 
+/* The rules that applied: [{"id", "discount", "points"}], in the order they applied. */
+static json_t *jRulesApplied(const ly_pricing *p)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < p->n_rules; i++) {
+        const ly_rule_result *x = &p->rules[i];
+        if (!x->applied) continue;
+        if (json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "id", x->rule->id,
+                                                 "discount", (json_int_t)x->discount,
+                                                 "points", (json_int_t)x->points)) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* Every rule considered, with why it did or did not apply. */
+static json_t *jRulesExplained(const ly_pricing *p)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < p->n_rules; i++) {
+        const ly_rule_result *x = &p->rules[i];
+        json_t *o = json_pack("{s:s, s:s?, s:I, s:b, s:b, s:s?, s:s, s:I, s:I, s:I}",
+                              "id", x->rule->id, "name", x->rule->name,
+                              "priority", (json_int_t)x->rule->priority,
+                              "exclusive", x->rule->exclusive, "applied", x->applied,
+                              "failed", x->failed, "reason", x->reason,
+                              "eligible_lines", (json_int_t)x->eligible,
+                              "discount", (json_int_t)x->discount,
+                              "points", (json_int_t)x->points);
+        if (!o || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
 json_t *ly__json_checkout(const ly_checkout *in, const ly_checkout_result *res,
-                          const ly_calendar *cal, bool confirmed)
+                          const ly_calendar *cal, bool confirmed, bool explain)
 {
     const ly_receipt *r = &in->receipt;
     const ly_pricing *p = &res->pricing;
     json_t *lines = json_array();
     for (size_t i = 0; lines && i < r->n_lines; i++) {
         const ly_line_price *lp = &p->lines[i];
-        json_t *l = json_pack("{s:s, s:I, s:I, s:I, s:I}", "sku", r->lines[i].sku,
+        ly_line_rules lr = p->line_rules ? p->line_rules[i] : (ly_line_rules){0, 0};
+        json_t *l = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "sku", r->lines[i].sku,
                               "amount", (json_int_t)r->lines[i].amount,
                               "discount", (json_int_t)lp->discount,
+                              "rule_discount", (json_int_t)lr.discount,
                               "points_redeemed", (json_int_t)lp->points_redeemed,
-                              "points_earned", (json_int_t)lp->points_earned);
+                              "points_earned", (json_int_t)lp->points_earned,
+                              "points_bonus", (json_int_t)lr.points);
         if (!l || json_array_append_new(lines, l) != 0) {
             json_decref(lines);
             lines = NULL;
@@ -674,17 +716,22 @@ json_t *ly__json_checkout(const ly_checkout *in, const ly_checkout_result *res,
     }
     bool earns = p->earn > 0;
     json_t *v = json_pack(
-        "{s:o, s:o, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:o, s:o}, s:o, s:s}",
+        "{s:o, s:o, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:o, s:o}, s:o, s:o, s:s}",
         "customer", customer,
         "balance", balance,
-        "totals", "total", (json_int_t)p->total, "discount", (json_int_t)p->discount,
-                  "paid", (json_int_t)p->paid,
-        "points", "earn", (json_int_t)p->earn, "redeem", (json_int_t)p->redeem,
-                  "max_redeem", (json_int_t)p->max_redeem,
+        "totals", "total", (json_int_t)p->total, "rule_discount", (json_int_t)p->rule_discount,
+                  "discount", (json_int_t)p->discount, "paid", (json_int_t)p->paid,
+        "points", "earn", (json_int_t)p->earn, "bonus", (json_int_t)p->bonus,
+                  "redeem", (json_int_t)p->redeem, "max_redeem", (json_int_t)p->max_redeem,
                   "active_at", earns ? jCalTime(cal, res->points_active_at) : json_null(),
                   "expire_at", earns ? jCalTime(cal, res->points_expire_at) : json_null(),
         "lines", lines,
+        "rules", jRulesApplied(p),
         "program_version", res->program_version ? res->program_version : "");
+    if (v && explain && json_object_set_new(v, "explain", jRulesExplained(p)) != 0) {
+        json_decref(v);
+        return NULL;
+    }
     if (!v || !confirmed) return v;
     /* receipt_id goes first: rebuild with it in front. */
     json_t *w = json_pack("{s:s}", "receipt_id", r->receipt_id ? r->receipt_id : "");

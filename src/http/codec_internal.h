@@ -99,9 +99,14 @@ json_t *ly__json_error(const ly_error *e);
 json_t *ly__json_customer(const ly_customer *c, const ly_calendar *cal);
 
 /* The outcome of calculate (confirmed false: "balance" is the balance now) or confirm
- * (confirmed true: adds "receipt_id", "balance" is the balance after the receipt). */
+ * (confirmed true: adds "receipt_id", "balance" is the balance after the receipt). Each line
+ * shows its rule_discount and points_bonus (the rules' part of discount and points_earned),
+ * "rules" lists the rules that applied ({"id", "discount", "points"}); with explain,
+ * "explain" lists every rule considered: {"id", "name", "priority", "exclusive", "applied",
+ * "failed" (the setting that decided it, or null), "reason", "eligible_lines", "discount",
+ * "points"}. */
 json_t *ly__json_checkout(const ly_checkout *in, const ly_checkout_result *res,
-                          const ly_calendar *cal, bool confirmed);
+                          const ly_calendar *cal, bool confirmed, bool explain);
 
 /* A stored receipt with its lines, pricing and returned quantities. */
 json_t *ly__json_receipt(const ly_stored_receipt *r, const ly_calendar *cal);

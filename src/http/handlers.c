@@ -185,7 +185,8 @@ static bool decodedOrReply(ly__req *r, json_t *root, ly_err rc, ly_error *err, l
 static const char *renderConfirm(const ly_op *op)
 {
     const ly__req *r = op->user;
-    return ly__json_text(ly__json_checkout(&op->in.confirm, &op->out.confirm, calendarOf(r), true),
+    return ly__json_text(ly__json_checkout(&op->in.confirm, &op->out.confirm, calendarOf(r), true,
+                                           false),
                          op->arena);
 }
 
@@ -257,6 +258,10 @@ void ly__handle_metrics(ly__req *r)
 
 void ly__handle_calculate(ly__req *r)
 {
+    static const char *const params[] = {"explain", NULL};
+    if (!queryOnlyOrReply(r, params)) return;
+    int64_t explain;
+    if (!queryIntOrReply(r, "explain", 0, 1, 0, &explain)) return;
     json_t *root = ly__body_or_reply(r, false);
     if (!root) return;
     ly_checkout in;
@@ -269,7 +274,7 @@ void ly__handle_calculate(ly__req *r)
         replyServiceError(r, &err);
         return;
     }
-    ly__reply_json(r, 200, ly__json_checkout(&in, &res, calendarOf(r), false));
+    ly__reply_json(r, 200, ly__json_checkout(&in, &res, calendarOf(r), false, explain == 1));
 }
 
 void ly__handle_confirm(ly__req *r)

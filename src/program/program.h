@@ -7,7 +7,10 @@
 
 #include "core/core.h"
 
-/* Reads and validates a program file. Unknown keys are errors. err->field names the path in
+/* Reads and validates a program file (the whole file: every error names its path, e.g.
+ * "rules[3].effect.percent"). On success *out owns memory for its rules and line lists when
+ * it has any: release it with ly_program_free (core.h) once no copy of *out is used any more.
+ * On error nothing is allocated. Unknown keys are errors. err->field names the path in
  * the file ("points.max_share_percent"); err->message says what is wrong and, for syntax
  * errors, where (line and column). The program's version is its "version" field or, if
  * absent, "sha-" and the first 12 hex digits of the BLAKE2b hash of the file. */

@@ -11,8 +11,10 @@
 #include "os/os.h"
 #include "program/program.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,8 @@
 #define AUTH_CACHE_SECONDS 30
 #define MERGE_HOPS_MAX 16
 #define QR_TOKEN_LEN 32
+#define FACTS_MAX 256          /* facts about one customer offered to the rules */
+#define FIRST_PURCHASE_PAGES 20 /* ledger pages of 200 scanned for an earlier receipt */
 
 typedef struct authEntry {
     uint8_t hash[32];
@@ -56,6 +60,7 @@ ly_err ly_service_open(const ly_service_options *opt, ly_service **out, ly_error
         rc = ly_store_open(&so, &s->store, err);
     }
     if (rc != LY_OK) {
+        ly_program_free(&s->program);
         free(s);
         return rc;
     }
@@ -69,6 +74,7 @@ void ly_service_close(ly_service *s)
     if (!s) return;
     ly_store_close(s->store);
     pthread_mutex_destroy(&s->auth_mu);
+    ly_program_free(&s->program);
     free(s);
 }
 
@@ -384,16 +390,142 @@ ly_err ly_service_receipt_get(ly_service *s, const char *receipt_id, ly_arena *a
     return ly_db_receipt_find(db, receipt_id, a, out, err);
 }
 
+/* ---------------------------------------------------------------------------------------
+ * What the rules may know about the customer
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct factList {
+    ly_fact *v;
+    size_t n;
+} factList;
+
+static ly_err factAdd(factList *f, ly_arena *a, const char *key, const char *value, ly_error *err)
+{
+    if (f->n >= FACTS_MAX || !value) return LY_OK;
+    const char *k = ly_arena_strdup(a, key), *v = ly_arena_strdup(a, value);
+    if (!k || !v) return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+    f->v[f->n++] = (ly_fact){k, v};
+    return LY_OK;
+}
+
+/* The customer's free attributes as "attributes.<key>" facts: strings as they are, numbers
+ * and booleans as their JSON text, nested objects joined with '.'; arrays and nulls are
+ * left out. */
+static ly_err flattenAttributes(json_t *o, const char *prefix, factList *f, ly_arena *a,
+                                ly_error *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        char key[256];
+        snprintf(key, sizeof key, "%s.%s", prefix, k);
+        if (json_is_object(v)) {
+            TRY(flattenAttributes(v, key, f, a, err));
+        } else if (json_is_string(v)) {
+            TRY(factAdd(f, a, key, json_string_value(v), err));
+        } else if (json_is_integer(v) || json_is_real(v) || json_is_boolean(v)) {
+            char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            ly_err rc = text ? factAdd(f, a, key, text, err)
+                             : ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+            free(text);
+            TRY(rc);
+        }
+    }
+    return LY_OK;
+}
+
+/* True when the customer has no receipt in the ledger: no entry names a receipt. A receipt
+ * that moved no points leaves no entry, and a very long ledger is read only
+ * FIRST_PURCHASE_PAGES pages deep (then the customer counts as known). */
+static ly_err priorReceipts(ly_db *db, int64_t customer_id, ly_arena *a, int64_t *out,
+                            ly_error *err)
+{
+    int64_t before = 0;
+    *out = 0;
+    for (int page = 0; page < FIRST_PURCHASE_PAGES; page++) {
+        ly_entry *e;
+        size_t n;
+        TRY(ly_db_entries_page(db, customer_id, before, 200, a, &e, &n, err));
+        for (size_t i = 0; i < n; i++)
+            if (e[i].receipt_id) {
+                *out = 1;
+                return LY_OK;
+            }
+        if (n < 200) return LY_OK;
+        before = e[n - 1].id;
+    }
+    *out = 1;
+    return LY_OK;
+}
+
+/* Fills the pricing input of the rules for customer c (NULL: anonymous): first purchase and
+ * the facts, each only when some rule of the program asks for it. Facts: the attributes,
+ * and the latest analytics run's rfm_cell, segment, status and loyalty. Per-customer limits
+ * and campaign budgets will plug in here as in->gate once their counters are stored. */
+static ly_err ruleInputs(ly_service *s, ly_db *db, const ly_customer *c, ly_arena *a,
+                         ly_price_input *in, ly_error *err)
+{
+    if (!c) return LY_OK;
+    in->identified = true;
+    if (s->program.uses_first_purchase) TRY(priorReceipts(db, c->id, a, &in->prior_receipts, err));
+    if (!s->program.uses_facts) return LY_OK;
+    factList f = {ly_arena_alloc(a, FACTS_MAX * sizeof(ly_fact)), 0};
+    if (!f.v) return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+    json_t *attrs = json_loads(c->attributes ? c->attributes : "{}", 0, NULL);
+    ly_err rc = json_is_object(attrs) ? flattenAttributes(attrs, "attributes", &f, a, err) : LY_OK;
+    json_decref(attrs);
+    TRY(rc);
+    ly_customer_analytics ca;
+    rc = ly_db_customer_analytics_get(db, c->id, &ca, err);
+    if (rc == LY_OK) {
+        if (ca.rfm_cell[0]) TRY(factAdd(&f, a, "rfm_cell", ca.rfm_cell, err));
+        if (ca.segment[0]) TRY(factAdd(&f, a, "segment", ca.segment, err));
+        if (ca.status[0]) TRY(factAdd(&f, a, "status", ca.status, err));
+        if (ca.loyalty[0]) TRY(factAdd(&f, a, "loyalty", ca.loyalty, err));
+    } else if (rc != LY_ENOTFOUND) {
+        return rc;
+    }
+    ly_error_clear(err);
+    in->facts = f.v;
+    in->n_facts = f.n;
+    return LY_OK;
+}
+
+/* Takes every earned point out of a pricing (money off from rules stays). */
+static void noPoints(ly_pricing *p, size_t n_lines)
+{
+    for (size_t i = 0; i < n_lines; i++) {
+        p->lines[i].points_earned = 0;
+        if (p->line_rules) p->line_rules[i].points = 0;
+    }
+    for (size_t i = 0; i < p->n_rules; i++) {
+        if (p->rules[i].applied && p->rules[i].points > 0 && p->rules[i].discount == 0) {
+            p->rules[i].applied = false;
+            p->rules[i].failed = "customer";
+            snprintf(p->rules[i].reason, sizeof p->rules[i].reason,
+                     "would give %lld points: nothing is earned here without a customer",
+                     (long long)p->rules[i].points);
+        }
+        p->rules[i].points = 0;
+    }
+    p->earn = p->bonus = 0;
+}
+
 /* Prices a checkout against a wallet and applies it to the wallet in memory: the shared
  * heart of calculate (which then throws the wallet away) and confirm (which saves it).
  * With db set, lots and entries are written. w may be NULL for an anonymous receipt. */
 static ly_err checkoutApply(ly_service *s, ly_db *db, const ly_checkout *in, wallet *w,
-                            ly_time now, ly_arena *a, ly_checkout_result *out,
-                            ly_time *redeemed_expiry, int64_t *lot_id, ly_error *err)
+                            ly_price_input *pin, ly_time now, ly_arena *a,
+                            ly_checkout_result *out, ly_time *redeemed_expiry, int64_t *lot_id,
+                            ly_error *err)
 {
     const ly_receipt *r = &in->receipt;
     out->pricing.lines = ly_arena_alloc(a, (r->n_lines ? r->n_lines : 1) * sizeof(ly_line_price));
-    if (!out->pricing.lines) return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+    out->pricing.line_rules = ly_arena_alloc(a, (r->n_lines ? r->n_lines : 1) * sizeof(ly_line_rules));
+    out->pricing.rules = ly_arena_alloc(a, (s->program.n_rules ? s->program.n_rules : 1) *
+                                               sizeof(ly_rule_result));
+    if (!out->pricing.lines || !out->pricing.line_rules || !out->pricing.rules)
+        return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
     out->program_version = s->program.version;
     *redeemed_expiry = 0;
     *lot_id = 0;
@@ -402,11 +534,15 @@ static ly_err checkoutApply(ly_service *s, ly_db *db, const ly_checkout *in, wal
     if (redeem > 0 && !w)
         return ly_error_set(err, LY_EUNPROCESSABLE, "customer_required", "redeem_points",
                             "points can only be redeemed by an identified customer");
-    TRY(ly_price_receipt(&s->program, r, available, redeem, &out->pricing, err));
+    /* A history import stores what happened: no rule reprices it. */
+    ly_program flat = s->program;
+    if (in->no_points) flat.n_rules = 0;
+    pin->available = available;
+    pin->redeem = redeem;
+    TRY(ly_receipt_price(&flat, r, pin, &out->pricing, err));
     ly_lot_schedule(&s->program, &s->cal, r->time, &out->points_active_at, &out->points_expire_at);
     if (in->no_points) {
-        for (size_t i = 0; i < r->n_lines; i++) out->pricing.lines[i].points_earned = 0;
-        out->pricing.earn = 0;
+        noPoints(&out->pricing, r->n_lines);
         out->pricing.max_redeem = 0;
     }
     if (!w) {
@@ -455,9 +591,11 @@ ly_err ly_service_calculate(ly_service *s, const ly_checkout *in, ly_time now, l
         TRY(walletSettleDue(NULL, &w, now, NULL, err));
         pw = &w;
     }
+    ly_price_input pin = {0};
+    TRY(ruleInputs(s, db, out->customer, a, &pin, err));
     ly_time redeemed_expiry;
     int64_t lot_id;
-    return checkoutApply(s, NULL, in, pw, now, a, out, &redeemed_expiry, &lot_id, err);
+    return checkoutApply(s, NULL, in, pw, &pin, now, a, out, &redeemed_expiry, &lot_id, err);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -543,13 +681,15 @@ static ly_err opConfirm(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
         pw = &w;
         id_kind = in->who.customer_id > 0 ? LY_ID_KIND_COUNT : in->who.kind;
     }
+    ly_price_input pin = {0};
+    if (!in->no_points) TRY(ruleInputs(s, db, out->customer, op->arena, &pin, err));
     ly_stored_receipt sr;
     memset(&sr, 0, sizeof sr);
-    TRY(checkoutApply(s, db, in, pw, op->now, op->arena, out, &sr.redeemed_expiry, &sr.lot_id, err));
+    TRY(checkoutApply(s, db, in, pw, &pin, op->now, op->arena, out, &sr.redeemed_expiry,
+                      &sr.lot_id, err));
     if (!pw) {
         /* Nothing is credited without a customer: the receipt records what was earned. */
-        for (size_t i = 0; i < in->receipt.n_lines; i++) out->pricing.lines[i].points_earned = 0;
-        out->pricing.earn = 0;
+        noPoints(&out->pricing, in->receipt.n_lines);
     } else {
         TRY(walletSave(db, &w, err));
         out->customer->account = w.acc;

@@ -253,4 +253,32 @@ ly_err ly_service_apply(ly_service *s, ly_db *db, ly_op *op);
  * server's scheduler and by `loyal expire`. Idempotent: a second run finds nothing due. */
 ly_err ly_service_maintain(ly_service *s, ly_time now, ly_maintain_result *out, ly_error *err);
 
+/* ---------------------------------------------------------------------------------------
+ * Analytics back into the engine (analytics.c): the per-customer figures of an analysis of
+ * this store, kept for the profile and for the rules.
+ * ------------------------------------------------------------------------------------- */
+
+struct ly_an_result;
+
+/* Per-customer model figures to save with an analysis, aligned with result->customers:
+ * p_alive in 0..1 and clv in minor units, or NULL when no model was fitted. */
+typedef struct ly_analytics_models {
+    const double *p_alive;
+    const double *clv;
+} ly_analytics_models;
+
+/* Saves an analysis of this service's own store (its customer keys are customer ids):
+ * records a run, writes every customer's figures in batches (each batch one write job, so
+ * a server keeps answering tills meanwhile), then marks the run finished and drops the
+ * previous run's rows. Keys that are not ids of this database are skipped and counted in
+ * *skipped (may be NULL). models may be NULL. run_out (may be NULL) gets the run. */
+ly_err ly_service_analytics_save(ly_service *s, const struct ly_an_result *result,
+                                 const ly_analytics_models *models, ly_time now,
+                                 ly_analytics_run *run_out, int64_t *skipped, ly_error *err);
+
+/* A customer's latest figures. LY_ENOTFOUND ("no_analytics") when the analytics have not
+ * covered them. */
+ly_err ly_service_customer_analytics(ly_service *s, int64_t customer_id,
+                                     ly_customer_analytics *out, ly_error *err);
+
 #endif /* LY_SERVICE_H */

@@ -199,6 +199,33 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  revoked_at INTEGER"                      /* NULL while in force */
     ") STRICT;",
+
+    /* 2: what the analytics found out about each customer (docs/analytics.md), for the
+     * profile and for the program's rules. A run replaces every row of the previous one. */
+    "CREATE TABLE analytics_runs ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"                    /* when it ran */
+    "  finished_at INTEGER,"                    /* NULL while its customers are written */
+    "  as_of TEXT NOT NULL,"                    /* YYYY-MM-DD: the analysis date */
+    "  customers INTEGER NOT NULL,"
+    "  sleep_days INTEGER,"                     /* the boundaries found, NULL if none */
+    "  churn_days INTEGER,"
+    "  loyalty_deals INTEGER"
+    ") STRICT;"
+    "CREATE TABLE customer_analytics ("
+    "  customer_id INTEGER PRIMARY KEY REFERENCES customers(id),"
+    "  run INTEGER NOT NULL REFERENCES analytics_runs(id),"
+    "  rfm_cell TEXT,"                          /* 'R3F2M1'; NULL without a deal */
+    "  segment TEXT,"                           /* 'Champions', 'At Risk', ... */
+    "  status TEXT NOT NULL,"                   /* 'active', 'sleeping', 'churned' */
+    "  loyalty TEXT NOT NULL,"                  /* 'below', 'reached', 'unknown' */
+    "  r_days INTEGER NOT NULL,"                /* days since the last deal */
+    "  deals INTEGER NOT NULL,"
+    "  revenue INTEGER NOT NULL,"
+    "  p_alive_ppm INTEGER,"                    /* P(alive) in millionths; NULL if not fitted */
+    "  clv INTEGER"                             /* minor units; NULL if not fitted */
+    ") STRICT;"
+    "CREATE INDEX customer_analytics_run ON customer_analytics(run);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

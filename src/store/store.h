@@ -275,6 +275,52 @@ ly_err ly_db_idem_put(ly_db *db, const char *key, const uint8_t hash[32], int st
                       const char *response, ly_time at, ly_error *err);
 
 /* ---------------------------------------------------------------------------------------
+ * What the analytics found out about each customer (analytics.c). A run is recorded
+ * first, its customers are put in batches, then the rows of earlier runs are pruned, so a
+ * reader sees either the old or the new figures of a customer, never a mix.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct ly_analytics_run {
+    int64_t id;
+    ly_time at;
+    char as_of[11];        /* YYYY-MM-DD */
+    int64_t customers;
+    int64_t sleep_days;    /* -1 when the data show no boundary */
+    int64_t churn_days;
+    int64_t loyalty_deals;
+} ly_analytics_run;
+
+typedef struct ly_customer_analytics {
+    int64_t customer_id;
+    int64_t run;
+    char rfm_cell[8];      /* "R3F2M1"; "" without a deal */
+    char segment[24];      /* "Champions", ...; "" without a deal */
+    char status[12];       /* "active", "sleeping", "churned" */
+    char loyalty[12];      /* "below", "reached", "unknown" */
+    int64_t r_days;
+    int64_t deals;
+    ly_money revenue;
+    int64_t p_alive_ppm;   /* P(alive) in millionths; -1 when no model was fitted */
+    ly_money clv;          /* -1 when no model was fitted */
+} ly_customer_analytics;
+
+/* Records a new run (customers may be 0 and is set by ly_db_analytics_run_finish); fills
+ * run->id. */
+ly_err ly_db_analytics_run_insert(ly_db *db, ly_analytics_run *run, ly_error *err);
+/* Sets the run's customer count, marks it finished (at run->at) and deletes every customer
+ * row of earlier runs. */
+ly_err ly_db_analytics_run_finish(ly_db *db, const ly_analytics_run *run, ly_error *err);
+/* The latest finished run. LY_ENOTFOUND ("no_analytics") when none has finished. */
+ly_err ly_db_analytics_run_latest(ly_db *db, ly_analytics_run *out, ly_error *err);
+/* Inserts or replaces one customer's figures. A customer id unknown to the database is
+ * skipped (the row would reference nothing): *stored says whether it was written. */
+ly_err ly_db_customer_analytics_put(ly_db *db, const ly_customer_analytics *a, bool *stored,
+                                    ly_error *err);
+/* The customer's figures of the latest run. LY_ENOTFOUND when there are none. */
+ly_err ly_db_customer_analytics_get(ly_db *db, int64_t customer_id, ly_customer_analytics *out,
+                                    ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
  * API keys: only a hash of each key is stored.
  * ------------------------------------------------------------------------------------- */
 
@@ -294,5 +340,20 @@ ly_err ly_db_key_find(ly_db *db, const uint8_t hash[32], ly_arena *a, ly_api_key
 ly_err ly_db_keys_list(ly_db *db, ly_arena *a, ly_api_key **out, size_t *n, ly_error *err);
 /* LY_ENOTFOUND if no key has that id. */
 ly_err ly_db_key_revoke(ly_db *db, int64_t id, ly_time at, ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * The store as a source of receipts for the analytics (source.c; analytics/analytics.h)
+ * ------------------------------------------------------------------------------------- */
+
+struct ly_source;
+
+/* Fills *out with a source (analytics.h) that reads every receipt and every return of the
+ * database once, on the calling thread's read connection, in one snapshot: anonymous ones
+ * first, then each customer's in time order (returns after receipts of the same second).
+ * The customer key is the customer id in decimal; a return carries the returned receipt's
+ * customer, store, cashier, channel and UTC offset, and the money given back. Progress
+ * counts rows.
+ * Close it with out->close before closing the store. LY_EIO if the query cannot start. */
+ly_err ly_store_source_open(ly_store *s, struct ly_source *out, ly_error *err);
 
 #endif /* LY_STORE_H */
