@@ -210,8 +210,9 @@ typedef struct ly_an_customer {
     int64_t addons_immediate, addons_deferred;
     int64_t returns;
     ly_money sales;            /* sum of purchase totals */
-    ly_money first_total;      /* the first purchase's total (sales - first_total is what the
-                                * repeat purchases brought: the CLV spend model's input) */
+    ly_money first_total;      /* the first deal's value: its receipt and its add-ons (sales -
+                                * first_total is what the repeat deals brought: the CLV spend
+                                * model's input) */
     ly_money revenue;          /* sales - money given back: the customer's revenue */
     int64_t r_days;            /* R = as_of - last_deal_day (0 when no deal) */
     double m;                  /* M = revenue / deals (minor units) */

@@ -28,12 +28,16 @@ void ly_an_clv_free(ly_an_clv *c)
     memset(c, 0, sizeof *c);
 }
 
-/* A customer's summary in weeks; false for one without a deal. */
+/* A customer's summary in weeks; false for one without a deal. The customer is observed
+ * up to the last day before the analysis date (the day the data end), as in the models'
+ * literature: T = that day - first purchase. */
 static bool summaryOf(const ly_an_result *r, const ly_an_customer *c, ly_clv_customer *out)
 {
     if (c->deals <= 0) return false;
-    double T = (double)(r->as_of_day - c->first_day) / 7.0;
-    if (!(T > 0)) T = 1.0 / 7.0; /* bought on the last day: observed for that day */
+    double T = (double)(r->as_of_day - 1 - c->first_day) / 7.0;
+    /* First bought on the very last day: no time observed yet. Half a day keeps the models
+     * defined (x = 0 there, so the fit barely notices). */
+    if (!(T > 0)) T = 0.5 / 7.0;
     out->x = (double)(c->deals - 1);
     out->t_x = c->deals > 1 ? (double)(c->last_deal_day - c->first_day) / 7.0 : 0;
     if (out->t_x > T) out->t_x = T;

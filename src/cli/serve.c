@@ -1,10 +1,13 @@
 /*
- * serve.c - `loyal serve`: the HTTP API, and the scheduler that activates and expires points.
+ * serve.c - `loyal serve`: the HTTP API, and two schedulers beside it: one activates and
+ * expires points, the other refreshes the per-customer analytics.
  */
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
 #include "http/http.h"
 #include "os/os.h"
+#include "service/service.h"
+#include "store/store.h"
 
 #include <getopt.h>
 #include <pthread.h>
@@ -16,7 +19,8 @@
 
 static const char serveHelp[] =
     "usage: loyal serve [--db PATH] [--program PATH] [--listen HOST:PORT] [--threads N]\n"
-    "                   [--sync full|normal] [--max-body BYTES] [--maintain-every SECONDS]\n\n"
+    "                   [--sync full|normal] [--max-body BYTES] [--maintain-every SECONDS]\n"
+    "                   [--analyze-every HOURS]\n\n"
     "Answers the HTTP/JSON API (docs/api.md) until SIGINT or SIGTERM, then finishes the\n"
     "requests in flight and exits 0.\n\n"
     "  --db PATH              SQLite database (default $LOYAL_DB or ./loyal.db); created if missing\n"
@@ -27,43 +31,114 @@ static const char serveHelp[] =
     "                         normal: survives a crash of the process only\n"
     "  --max-body BYTES       largest request body (default 1048576)\n"
     "  --maintain-every SECS  how often the scheduler activates and expires due points\n"
-    "                         (default 60; 0 turns it off)\n";
+    "                         (default 60; 0 turns it off)\n"
+    "  --analyze-every HOURS  how often the analytics are run again over the database and\n"
+    "                         each customer's figures kept for profiles and rules (default\n"
+    "                         24; 0 turns it off); checked 5 s after start and every 10\n"
+    "                         minutes\n";
 
 static volatile sig_atomic_t stopRequested;
 static void onSignal(int sig) { (void)sig; stopRequested = 1; }
 
+/* A thread that calls tick every `every` seconds (after `first` seconds) until stopped. */
 typedef struct scheduler {
     ly_service *svc;
-    int every;
+    void (*tick)(struct scheduler *sc);
+    int every, first;
+    int analyze_hours;
+    pthread_t thread;
+    bool running;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
 } scheduler;
 
-/* Runs the due activations and expiries now and then; the same work as `loyal expire`. */
+/* Waits secs seconds or until stopped; false when stopped. Called with mu held. */
+static bool schedulerWait(scheduler *sc, int secs)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += secs;
+    while (!sc->stop && pthread_cond_timedwait(&sc->cv, &sc->mu, &ts) == 0) {}
+    return !sc->stop;
+}
+
 static void *schedulerMain(void *arg)
 {
     scheduler *sc = arg;
     pthread_mutex_lock(&sc->mu);
-    while (!sc->stop) {
+    bool go = sc->first == 0 || schedulerWait(sc, sc->first);
+    while (go) {
         pthread_mutex_unlock(&sc->mu);
-        ly_maintain_result r;
-        ly_error err;
-        ly_error_clear(&err);
-        if (ly_service_maintain(sc->svc, ly_os_now(), &r, &err) != LY_OK)
-            fprintf(stderr, "loyal serve: scheduler: %s\n", err.message);
-        else if (r.lots_activated || r.lots_expired)
-            fprintf(stderr, "loyal serve: activated %lld lots (%lld points), expired %lld lots (%lld points)\n",
-                    (long long)r.lots_activated, (long long)r.points_activated,
-                    (long long)r.lots_expired, (long long)r.points_expired);
+        sc->tick(sc);
         pthread_mutex_lock(&sc->mu);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += sc->every;
-        while (!sc->stop && pthread_cond_timedwait(&sc->cv, &sc->mu, &ts) == 0) {}
+        go = schedulerWait(sc, sc->every);
     }
     pthread_mutex_unlock(&sc->mu);
     return NULL;
+}
+
+static void schedulerStart(scheduler *sc)
+{
+    pthread_mutex_init(&sc->mu, NULL);
+    pthread_cond_init(&sc->cv, NULL);
+    sc->running = pthread_create(&sc->thread, NULL, schedulerMain, sc) == 0;
+}
+
+static void schedulerStop(scheduler *sc)
+{
+    if (!sc->running) return;
+    pthread_mutex_lock(&sc->mu);
+    sc->stop = true;
+    pthread_cond_signal(&sc->cv);
+    pthread_mutex_unlock(&sc->mu);
+    pthread_join(sc->thread, NULL);
+    pthread_mutex_destroy(&sc->mu);
+    pthread_cond_destroy(&sc->cv);
+    sc->running = false;
+}
+
+/* The due activations and expiries: the same work as `loyal expire`. */
+static void maintainTick(scheduler *sc)
+{
+    ly_maintain_result r;
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_maintain(sc->svc, ly_os_now(), &r, &err) != LY_OK)
+        fprintf(stderr, "loyal serve: scheduler: %s\n", err.message);
+    else if (r.lots_activated || r.lots_expired)
+        fprintf(stderr, "loyal serve: activated %lld lots (%lld points), expired %lld lots (%lld points)\n",
+                (long long)r.lots_activated, (long long)r.points_activated,
+                (long long)r.lots_expired, (long long)r.points_expired);
+}
+
+/* The analytics again, when the latest run is older than --analyze-every. The analysis
+ * date is tomorrow in the program's time zone, so today's receipts count. */
+static void analyzeTick(scheduler *sc)
+{
+    ly_store *store = ly_service_store(sc->svc);
+    ly_time now = ly_os_now();
+    ly_error err;
+    ly_error_clear(&err);
+    ly_db *db = ly_store_reader(store, &err);
+    ly_analytics_run last;
+    ly_err rc = db ? ly_db_analytics_run_latest(db, &last, &err) : LY_EIO;
+    if (rc == LY_OK && now - last.at < (ly_time)sc->analyze_hours * 3600) return;
+    if (rc != LY_OK && rc != LY_ENOTFOUND) {
+        fprintf(stderr, "loyal serve: analytics: %s\n", err.message);
+        return;
+    }
+    const ly_calendar *cal = ly_service_calendar(sc->svc);
+    int64_t local = now + (ly_time)cal->utc_offset(cal, now) * 60;
+    int64_t today = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+    uint64_t t0 = ly_os_usec();
+    ly_analytics_run run;
+    ly_error_clear(&err);
+    if (ly_analytics_refresh(store, today + 1, now, &run, &err) != LY_OK)
+        fprintf(stderr, "loyal serve: analytics: %s (%s)\n", err.message, err.code);
+    else
+        fprintf(stderr, "loyal serve: analytics as of %s: %lld customers in %.1f s\n", run.as_of,
+                (long long)run.customers, (double)(ly_os_usec() - t0) / 1e6);
 }
 
 int ly_cli_serve(int argc, char **argv)
@@ -72,12 +147,13 @@ int ly_cli_serve(int argc, char **argv)
         {"db", required_argument, 0, 'd'},        {"program", required_argument, 0, 'p'},
         {"listen", required_argument, 0, 'l'},    {"threads", required_argument, 0, 't'},
         {"sync", required_argument, 0, 's'},      {"max-body", required_argument, 0, 'b'},
-        {"maintain-every", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'},
+        {"maintain-every", required_argument, 0, 'm'}, {"analyze-every", required_argument, 0, 'a'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ly_service_options so = {.db_path = ly_cli_default_db(), .program_path = ly_cli_default_program()};
     ly_http_options ho = {.host = "127.0.0.1", .port = 8080};
     char host[256];
-    int every = 60, c;
+    int every = 60, analyze_hours = 24, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -110,6 +186,16 @@ int ly_cli_serve(int argc, char **argv)
             break;
         case 'b': ho.max_body = (size_t)strtoull(optarg, NULL, 10); break;
         case 'm': every = atoi(optarg); break;
+        case 'a': {
+            char *end;
+            long h = strtol(optarg, &end, 10);
+            if (*end || end == optarg || h < 0 || h > 24 * 365) {
+                fprintf(stderr, "loyal serve: --analyze-every takes hours, 0..8760\n");
+                return LY_EXIT_USAGE;
+            }
+            analyze_hours = (int)h;
+            break;
+        }
         case 'h': fputs(serveHelp, stdout); return LY_EXIT_OK;
         default: fputs(serveHelp, stderr); return LY_EXIT_USAGE;
         }
@@ -138,11 +224,12 @@ int ly_cli_serve(int argc, char **argv)
         ly_service_close(svc);
         return code;
     }
-    scheduler sc = {.svc = svc, .every = every};
-    pthread_mutex_init(&sc.mu, NULL);
-    pthread_cond_init(&sc.cv, NULL);
-    pthread_t sched;
-    bool sched_on = every > 0 && pthread_create(&sched, NULL, schedulerMain, &sc) == 0;
+    scheduler maintain = {.svc = svc, .tick = maintainTick, .every = every};
+    if (every > 0) schedulerStart(&maintain);
+    /* Checks every ten minutes whether a run is due, the first time 5 s after start. */
+    scheduler analyze = {.svc = svc, .tick = analyzeTick, .every = 600, .first = 5,
+                         .analyze_hours = analyze_hours};
+    if (analyze_hours > 0) schedulerStart(&analyze);
 
     const ly_program *p = ly_service_program(svc);
     fprintf(stderr, "loyal serve: listening on http://%s:%d (program \"%s\" %s, database %s)\n",
@@ -160,13 +247,8 @@ int ly_cli_serve(int argc, char **argv)
 
     fprintf(stderr, "loyal serve: stopping\n");
     ly_http_stop(http);
-    if (sched_on) {
-        pthread_mutex_lock(&sc.mu);
-        sc.stop = true;
-        pthread_cond_signal(&sc.cv);
-        pthread_mutex_unlock(&sc.mu);
-        pthread_join(sched, NULL);
-    }
+    schedulerStop(&maintain);
+    schedulerStop(&analyze);
     ly_service_close(svc);
     return LY_EXIT_OK;
 }

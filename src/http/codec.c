@@ -648,6 +648,29 @@ json_t *ly__json_customer(const ly_customer *c, const ly_calendar *cal)
                      "merged_into", jIntOrNull(c->merged_into));
 }
 
+json_t *ly__json_analytics(const ly_customer_analytics *a)
+{
+    json_t *p_alive = json_null();
+    if (a->p_alive_ppm >= 0) {
+        /* Millionths to four decimals, rounded half up, as text: an estimate shown exactly. */
+        int64_t q = (a->p_alive_ppm + 50) / 100;
+        char buf[48];
+        snprintf(buf, sizeof buf, "%lld.%04lld", (long long)(q / 10000), (long long)(q % 10000));
+        p_alive = json_string(buf);
+    }
+    return json_pack("{s:s, s:s?, s:s?, s:s, s:s, s:I, s:I, s:I, s:o, s:o}",
+                     "as_of", a->as_of,
+                     "rfm_cell", a->rfm_cell[0] ? a->rfm_cell : NULL,
+                     "segment", a->segment[0] ? a->segment : NULL,
+                     "status", a->status,
+                     "loyalty", a->loyalty,
+                     "days_since_last_deal", (json_int_t)a->r_days,
+                     "deals", (json_int_t)a->deals,
+                     "revenue", (json_int_t)a->revenue,
+                     "p_alive", p_alive,
+                     "clv", a->clv >= 0 ? json_integer(a->clv) : json_null());
+}
+
 /* The rules that applied: [{"id", "discount", "points"}], in the order they applied. */
 static json_t *jRulesApplied(const ly_pricing *p)
 {

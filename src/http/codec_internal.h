@@ -98,6 +98,11 @@ json_t *ly__json_error(const ly_error *e);
  * enrolled_at, enrolled_store, merged_into. */
 json_t *ly__json_customer(const ly_customer *c, const ly_calendar *cal);
 
+/* A customer's latest analytics figures (docs/api.md, "Read a customer"): as_of,
+ * rfm_cell, segment, status, loyalty, days_since_last_deal, deals, revenue, p_alive (a
+ * decimal string, 4 digits) and clv (minor units), the last two null without a model. */
+json_t *ly__json_analytics(const ly_customer_analytics *a);
+
 /* The outcome of calculate (confirmed false: "balance" is the balance now) or confirm
  * (confirmed true: adds "receipt_id", "balance" is the balance after the receipt). Each line
  * shows its rule_discount and points_bonus (the rules' part of discount and points_earned),

@@ -347,6 +347,25 @@ void ly__handle_customer_create(ly__req *r)
     ly__req_submit(r, op, renderCustomer);
 }
 
+/* Replies with the profile and the customer's latest analytics (null before any run). */
+static void replyProfile(ly__req *r, const ly_customer *c)
+{
+    ly_customer_analytics ca;
+    ly_error err;
+    ly_error_clear(&err);
+    ly_err rc = ly_service_customer_analytics(r->http->svc, c->id, &ca, &err);
+    if (rc != LY_OK && rc != LY_ENOTFOUND) {
+        replyServiceError(r, &err);
+        return;
+    }
+    json_t *o = ly__json_customer(c, calendarOf(r));
+    if (o && json_object_set_new(o, "analytics", rc == LY_OK ? ly__json_analytics(&ca) : json_null()) != 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    ly__reply_json(r, 200, o);
+}
+
 void ly__handle_customer_lookup(ly__req *r)
 {
     static const char *const kinds[] = {"card", "phone", "email", "qr", "external_id", NULL};
@@ -376,7 +395,7 @@ void ly__handle_customer_lookup(ly__req *r)
         replyServiceError(r, &err);
         return;
     }
-    ly__reply_json(r, 200, ly__json_customer(&c, calendarOf(r)));
+    replyProfile(r, &c);
 }
 
 void ly__handle_customer_get(ly__req *r)
@@ -392,7 +411,7 @@ void ly__handle_customer_get(ly__req *r)
         replyServiceError(r, &err);
         return;
     }
-    ly__reply_json(r, 200, ly__json_customer(&c, calendarOf(r)));
+    replyProfile(r, &c);
 }
 
 void ly__handle_customer_patch(ly__req *r)

@@ -434,12 +434,15 @@ static void dayField(FILE *f, int64_t day)
     fprintf(f, "%04d-%02u-%02u", y, m, d);
 }
 
-ly_err ly_report_customers_csv(const ly_an_result *r, int minor_units, FILE *f, ly_error *err)
+ly_err ly_report_customers_csv(const ly_an_result *r, const ly_an_clv *clv, int minor_units,
+                               FILE *f, ly_error *err)
 {
+    bool models = clv && clv->fitted && clv->n == r->n_customers;
     fputs("customer,first_purchase,last_deal,r_days,f_deals,m,purchases,addons_immediate,"
           "addons_deferred,returns,sales,revenue,r,f,m_level,cell,r5,f5,m5,segment,status,"
-          "loyalty,deals_to_loyalty\n",
+          "loyalty,deals_to_loyalty",
           f);
+    fputs(models ? ",p_alive,expected_deals,clv\n" : "\n", f);
     for (size_t i = 0; i < r->n_customers; i++) {
         const ly_an_customer *c = &r->customers[i];
         if (c->deals == 0) continue;
@@ -465,8 +468,20 @@ ly_err ly_report_customers_csv(const ly_an_result *r, int minor_units, FILE *f, 
                 (long long)c->returns, sales, rev, c->r3, c->f3, c->m3, c->r3, c->f3, c->m3,
                 c->r5, c->f5, c->m5);
         csvField(f, ly_an_segment_name((ly_an_segment)c->segment));
-        fprintf(f, ",%s,%s,%lld\n", ly_an_status_name((ly_an_status)c->status), loyalty,
+        fprintf(f, ",%s,%s,%lld", ly_an_status_name((ly_an_status)c->status), loyalty,
                 (long long)to_go);
+        if (models) {
+            /* Estimates, shown to 4 decimals; CLV rounded to the minor unit. */
+            char value[40] = "";
+            double v = clv->value[i];
+            if (isfinite(v) && fabs(v) < 1e15) ly_decimal_format(llround(v), minor_units, value, sizeof value);
+            if (isfinite(clv->p_alive[i])) fprintf(f, ",%.4f", clv->p_alive[i]);
+            else fputs(",", f);
+            if (isfinite(clv->purchases[i])) fprintf(f, ",%.4f", clv->purchases[i]);
+            else fputs(",", f);
+            fprintf(f, ",%s", value);
+        }
+        fputc('\n', f);
     }
     if (fflush(f) != 0 || ferror(f))
         return ly_error_set(err, LY_EIO, "write_failed", NULL, "could not write the customers CSV");

@@ -29,8 +29,10 @@ ly_err ly_report_json_write(const json_t *doc, FILE *f, ly_error *err);
 
 /* Writes one CSV row per customer with at least one deal, in the order the source first
  * named them (columns in docs/analytics.md, "Per-customer CSV"); money as decimals with
- * minor_units digits. LY_EIO "write_failed" if writing fails. */
-ly_err ly_report_customers_csv(const ly_an_result *r, int minor_units, FILE *f, ly_error *err);
+ * minor_units digits. With a fitted clv (may be NULL), three more columns: p_alive,
+ * expected_deals, clv. LY_EIO "write_failed" if writing fails. */
+ly_err ly_report_customers_csv(const ly_an_result *r, const ly_an_clv *clv, int minor_units,
+                               FILE *f, ly_error *err);
 
 /* The result in the HTML report's contract (docs/report.md): sections input, rfm,
  * boundaries, loyalty, deals, deal_to_deal, cohorts, structure and profit, ready for

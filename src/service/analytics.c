@@ -5,6 +5,7 @@
  */
 #include "service/service.h"
 #include "analytics/analytics.h"
+#include "analytics/models.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -92,11 +93,10 @@ static ly_err runRecord(ly_db *db, void *ctx, ly_error *err)
                       : ly_db_analytics_run_insert(db, st->run, err);
 }
 
-ly_err ly_service_analytics_save(ly_service *s, const ly_an_result *result,
-                                 const ly_analytics_models *models, ly_time now,
-                                 ly_analytics_run *run_out, int64_t *skipped, ly_error *err)
+ly_err ly_analytics_save(ly_store *store, const ly_an_result *result,
+                         const ly_analytics_models *models, ly_time now,
+                         ly_analytics_run *run_out, int64_t *skipped, ly_error *err)
 {
-    ly_store *store = ly_service_store(s);
     ly_analytics_run run;
     memset(&run, 0, sizeof run);
     run.at = now;
@@ -129,6 +129,32 @@ ly_err ly_service_analytics_save(ly_service *s, const ly_an_result *result,
     if (run_out) *run_out = run;
     if (skipped) *skipped = skip;
     return LY_OK;
+}
+
+ly_err ly_analytics_refresh(ly_store *store, int64_t as_of_day, ly_time now,
+                            ly_analytics_run *run_out, ly_error *err)
+{
+    ly_source src = {0};
+    ly_err rc = ly_store_source_open(store, &src, err);
+    if (rc != LY_OK) return rc;
+    ly_an_options ao;
+    ly_an_options_default(&ao);
+    ao.as_of_set = true;
+    ao.as_of_day = as_of_day;
+    ly_an_result *res = NULL;
+    rc = ly_an_run(&src, &ao, &res, err);
+    src.close(src.ctx);
+    if (rc != LY_OK) return rc;
+    ly_an_clv clv;
+    rc = ly_an_clv_fit(res, NULL, &clv, err);
+    if (rc == LY_OK) {
+        ly_analytics_models models = {.p_alive = clv.fitted ? clv.p_alive : NULL,
+                                      .clv = clv.fitted ? clv.value : NULL};
+        rc = ly_analytics_save(store, res, &models, now, run_out, NULL, err);
+        ly_an_clv_free(&clv);
+    }
+    ly_an_result_free(res);
+    return rc;
 }
 
 ly_err ly_service_customer_analytics(ly_service *s, int64_t customer_id,

@@ -267,14 +267,21 @@ typedef struct ly_analytics_models {
     const double *clv;
 } ly_analytics_models;
 
-/* Saves an analysis of this service's own store (its customer keys are customer ids):
- * records a run, writes every customer's figures in batches (each batch one write job, so
- * a server keeps answering tills meanwhile), then marks the run finished and drops the
- * previous run's rows. Keys that are not ids of this database are skipped and counted in
- * *skipped (may be NULL). models may be NULL. run_out (may be NULL) gets the run. */
-ly_err ly_service_analytics_save(ly_service *s, const struct ly_an_result *result,
-                                 const ly_analytics_models *models, ly_time now,
-                                 ly_analytics_run *run_out, int64_t *skipped, ly_error *err);
+/* Saves an analysis of the store's own receipts (ly_store_source_open: its customer keys
+ * are customer ids): records a run, writes every customer's figures in batches (each batch
+ * one write job, so a server keeps answering tills meanwhile), then marks the run finished
+ * and drops the previous run's rows. Keys that are not ids of this database are skipped
+ * and counted in *skipped (may be NULL). models may be NULL. run_out (may be NULL) gets
+ * the run. Used by `loyal analyze --save` and by the server's scheduler. */
+ly_err ly_analytics_save(ly_store *store, const struct ly_an_result *result,
+                         const ly_analytics_models *models, ly_time now,
+                         ly_analytics_run *run_out, int64_t *skipped, ly_error *err);
+
+/* The whole analysis of the store as of as_of_day (days since 1970-01-01: receipts before
+ * that day count), CLV fitted with the default terms, saved with ly_analytics_save: what
+ * the server's scheduler runs. run_out (may be NULL) gets the run. */
+ly_err ly_analytics_refresh(ly_store *store, int64_t as_of_day, ly_time now,
+                            ly_analytics_run *run_out, ly_error *err);
 
 /* A customer's latest figures. LY_ENOTFOUND ("no_analytics") when the analytics have not
  * covered them. */

@@ -109,8 +109,10 @@ ly_err ly_db_customer_analytics_get(ly_db *db, int64_t customer_id, ly_customer_
                                     ly_error *err)
 {
     sqlite3_stmt *st = ly__stmt(db, STMT_ANALYTICS_GET,
-        "SELECT run, rfm_cell, segment, status, loyalty, r_days, deals, revenue, p_alive_ppm, clv"
-        " FROM customer_analytics WHERE customer_id = ?1", err);
+        "SELECT ca.run, ca.rfm_cell, ca.segment, ca.status, ca.loyalty, ca.r_days, ca.deals,"
+        " ca.revenue, ca.p_alive_ppm, ca.clv, r.as_of"
+        " FROM customer_analytics ca JOIN analytics_runs r ON r.id = ca.run"
+        " WHERE ca.customer_id = ?1", err);
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
     int rc = sqlite3_step(st);
@@ -132,6 +134,7 @@ ly_err ly_db_customer_analytics_get(ly_db *db, int64_t customer_id, ly_customer_
     out->revenue = ly__col_i64(st, 7);
     out->p_alive_ppm = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : ly__col_i64(st, 8);
     out->clv = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : ly__col_i64(st, 9);
+    colFixed(st, 10, out->as_of, sizeof out->as_of);
     ly__stmt_done(st);
     return LY_OK;
 }

@@ -293,6 +293,7 @@ typedef struct ly_analytics_run {
 typedef struct ly_customer_analytics {
     int64_t customer_id;
     int64_t run;
+    char as_of[11];        /* the run's analysis date, YYYY-MM-DD (filled by get) */
     char rfm_cell[8];      /* "R3F2M1"; "" without a deal */
     char segment[24];      /* "Champions", ...; "" without a deal */
     char status[12];       /* "active", "sleeping", "churned" */

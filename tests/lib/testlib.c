@@ -511,6 +511,8 @@ char *tl_server_log_tail(const tl_server *s, size_t max)
     return t;
 }
 
+const char *tl_server_analyze_every = "0";
+
 void tl_server_start(tl_server *s, const char *db, const char *program, const char *log_path,
                      const char *const *env_add)
 {
@@ -523,7 +525,7 @@ void tl_server_start(tl_server *s, const char *db, const char *program, const ch
     off_t start = lseek(fd, 0, SEEK_END);
     if (start < 0) start = 0;
     const char *argv[] = {bin, "serve", "--db", db, "--program", program, "--listen", "127.0.0.1:0",
-                          "--maintain-every", "0", NULL};
+                          "--maintain-every", "0", "--analyze-every", tl_server_analyze_every, NULL};
     char **env = buildEnv(env_add);
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     pid_t parent = getpid();

@@ -118,7 +118,11 @@ typedef struct tl_server {
     int last_status;    /* exit code of the last stop/kill (128 + signal if killed) */
 } tl_server;
 
-/* Starts `loyal serve --db DB --program PROGRAM --listen 127.0.0.1:0 --maintain-every 0`
+/* --analyze-every of the servers tl_server_start starts: "0" (off) unless a test sets it. */
+extern const char *tl_server_analyze_every;
+
+/* Starts `loyal serve --db DB --program PROGRAM --listen 127.0.0.1:0 --maintain-every 0
+ * --analyze-every tl_server_analyze_every`
  * with the extra environment env_add (NULL-terminated "NAME=VALUE", may be NULL; e.g.
  * "LOYAL_NOW=2026-11-24T09:00:00Z"). Its standard output and error go to log_path
  * (appended). Waits up to 20 s for the "listening on http://HOST:PORT" line and learns the
