@@ -17,6 +17,7 @@
 #include "testlib.h"
 
 #include <ctype.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,23 +288,47 @@ static void loadExamples(examples *out, const char *md, const char *pos_key, con
     free(fs);
 }
 
-static void the_examples_of_docs_api_md_are_what_the_server_answers(void **state)
+/* A document may name its program file and clock in a comment of its first line:
+ *   <!-- replay: program=examples/fashion.json now=2026-11-24T09:00:00Z -->
+ * (both optional; the defaults are examples/program.json and NOW). */
+static void replaySettings(const char *md, char *program, size_t psize, char *now, size_t nsize)
 {
-    (void)state;
-    char *doc = tl_source_path("docs/api.md");
+    snprintf(program, psize, "examples/program.json");
+    snprintf(now, nsize, "%s", NOW);
+    const char *nl = strchr(md, '\n');
+    size_t first = nl ? (size_t)(nl - md) : strlen(md);
+    const char *tag = strstr(md, "<!-- replay:");
+    if (!tag || (size_t)(tag - md) >= first) return;
+    const char *p = strstr(tag, "program=");
+    if (p && (size_t)(p - md) < first) sscanf(p + 8, "%200[^ >\n]", program);
+    const char *n = strstr(tag, "now=");
+    if (n && (size_t)(n - md) < first) {
+        char t[64] = "";
+        sscanf(n + 4, "%60[^ >\n]", t);
+        snprintf(now, nsize, "LOYAL_NOW=%s", t);
+    }
+}
+
+/* Replays one document (rel to the source tree) on a fresh world; fails the test if any
+ * example differs or the document has fewer than min_examples. */
+static void replayDoc(const char *rel, size_t min_examples)
+{
+    char *doc = tl_source_path(rel);
     char *md = tl_read_file(doc, NULL);
     if (!md) fail_msg("cannot read %s", doc);
     free(doc);
 
+    char program[256], now[96];
+    replaySettings(md, program, sizeof program, now, sizeof now);
     tl_world w;
-    tl_world_make(&w, "apidocs", "examples/program.json");
+    tl_world_make(&w, "apidocs", program);
     examples exs;
     loadExamples(&exs, md, w.pos_key, w.admin_key);
     free(md);
-    print_message("docs/api.md has %zu examples\n", exs.n);
+    print_message("%s has %zu examples\n", rel, exs.n);
 
     tl_server s;
-    const char *env[] = {NOW, NULL};
+    const char *env[] = {now, NULL};
     tl_world_serve(&w, &s, env);
 
     size_t failed = 0;
@@ -314,8 +339,8 @@ static void the_examples_of_docs_api_md_are_what_the_server_answers(void **state
         tl_http(&r, s.base, ex->method, ex->path, (const char *const *)ex->headers, ex->body, (size_t)-1);
         char *problem = NULL;
         if (verbose)
-            print_message("example %zu (docs/api.md:%d) %s -> HTTP %ld %s\n", i + 1, ex->line, ex->request_line, r.status,
-                          r.body);
+            print_message("example %zu (%s:%d) %s -> HTTP %ld %s\n", i + 1, rel, ex->line, ex->request_line,
+                          r.status, r.body);
         if (r.status != ex->status) {
             problem = tl_strdupf("status: expected %ld, got %ld%s%s", ex->status, r.status, r.error[0] ? " " : "",
                                  r.error);
@@ -334,8 +359,8 @@ static void the_examples_of_docs_api_md_are_what_the_server_answers(void **state
         }
         if (problem) {
             failed++;
-            print_error("example %zu (docs/api.md:%d) %s\n  %s\n  expected: HTTP %ld %s\n  actual:   HTTP %ld %s\n",
-                        i + 1, ex->line, ex->request_line, problem, ex->status, ex->expected, r.status, r.body);
+            print_error("example %zu (%s:%d) %s\n  %s\n  expected: HTTP %ld %s\n  actual:   HTTP %ld %s\n",
+                        i + 1, rel, ex->line, ex->request_line, problem, ex->status, ex->expected, r.status, r.body);
             free(problem);
         }
         tl_response_free(&r);
@@ -353,10 +378,37 @@ static void the_examples_of_docs_api_md_are_what_the_server_answers(void **state
     int checked = tl_world_check(&w);
     tl_world_free(&w);
 
-    if (failed) fail_msg("%zu of %zu examples of docs/api.md differ from the server's answers", failed, n);
-    if (n < MIN_EXAMPLES) fail_msg("docs/api.md has %zu examples; at least %d are expected", n, MIN_EXAMPLES);
+    if (failed) fail_msg("%zu of %zu examples of %s differ from the server's answers", failed, n, rel);
+    if (n < min_examples) fail_msg("%s has %zu examples; at least %zu are expected", rel, n, min_examples);
     assert_int_equal(stopped, 0);
     assert_int_equal(checked, 0);
+}
+
+static void the_examples_of_docs_api_md_are_what_the_server_answers(void **state)
+{
+    (void)state;
+    replayDoc("docs/api.md", MIN_EXAMPLES);
+}
+
+/* The API reference of each feature area (docs/api-*.md) replays on a world of its own. */
+static void the_examples_of_every_docs_api_page_are_what_the_server_answers(void **state)
+{
+    (void)state;
+    char *pattern = tl_source_path("docs/api-*.md");
+    glob_t g;
+    int rc = glob(pattern, 0, NULL, &g);
+    free(pattern);
+    if (rc == GLOB_NOMATCH) {
+        print_message("no docs/api-*.md pages\n");
+        return;
+    }
+    assert_int_equal(rc, 0);
+    const char *src = getenv("LOYAL_SOURCE_DIR");
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        const char *rel = g.gl_pathv[i] + (src ? strlen(src) + 1 : 0);
+        replayDoc(rel, 1);
+    }
+    globfree(&g);
 }
 
 int main(void)
@@ -364,6 +416,7 @@ int main(void)
     tl_loyal_bin();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_examples_of_docs_api_md_are_what_the_server_answers),
+        cmocka_unit_test(the_examples_of_every_docs_api_page_are_what_the_server_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,8 +126,22 @@ ly_err ly_an_clv_fit(const ly_an_result *r, const ly_an_clv_options *opt, ly_an_
         if (prc == LY_ENOMEM) goto oom;
         out->pnbd_fitted = prc == LY_OK;
     }
+    /* Repeat buyers whose repeat deals brought nothing net (returned) tell the spend model
+     * nothing: it is fitted without them, and they are valued at the population's mean. */
+    size_t no_spend = 0;
+    for (size_t k = 0; k < m; k++) no_spend += cs[k].x > 0 && !(cs[k].zbar > 0);
+    ly_clv_customer *gs = cs;
+    if (no_spend) {
+        gs = malloc(m * sizeof *gs);
+        if (!gs) goto oom;
+        for (size_t k = 0; k < m; k++) {
+            gs[k] = cs[k];
+            if (gs[k].x > 0 && !(gs[k].zbar > 0)) gs[k].x = 0, gs[k].t_x = 0, gs[k].zbar = 0;
+        }
+    }
     ly_error ge;
-    ly_err grc = ly_gg_fit(cs, m, &out->gg, &ge);
+    ly_err grc = ly_gg_fit(gs, m, &out->gg, &ge);
+    if (gs != cs) free(gs);
     if (grc == LY_ENOMEM) goto oom;
     out->gg_fitted = grc == LY_OK;
     if (!out->gg_fitted) {
@@ -145,8 +159,11 @@ ly_err ly_an_clv_fit(const ly_an_result *r, const ly_an_clv_options *opt, ly_an_
     ly_clv_terms terms = {.periods = out->opt.horizon_weeks > 0 ? out->opt.horizon_weeks : 52,
                           .period_length = 1.0, .margin = out->opt.margin,
                           .discount_rate = pow(1.0 + out->opt.discount_rate, 1.0 / 52.0) - 1.0};
+    double mean_spend = ly_gg_population_mean(&out->gg);
     for (size_t k = 0; k < m; k++) {
-        const ly_clv_customer *c = &cs[k];
+        ly_clv_customer cc = cs[k];
+        if (cc.x > 0 && !(cc.zbar > 0)) cc.zbar = mean_spend;
+        const ly_clv_customer *c = &cc;
         size_t i = idx[k];
         out->p_alive[i] = out->opt.kind == LY_CLV_PNBD ? ly_pnbd_p_alive(&out->pnbd, c->x, c->t_x, c->T)
                                                        : ly_bgnbd_p_alive(&out->bgnbd, c->x, c->t_x, c->T);
