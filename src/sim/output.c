@@ -257,18 +257,16 @@ int ly_sim_csv_receipt(ly_sim_csv *w, const ly_sim_receipt *r)
         bufStr(&w->b, w->sku_text[k]);
         qtyText(&w->b, l->qty);
         bufChar(&w->b, ',');
-        if (!ret) {
-            bufStr(&w->b, w->price_text[k]);
-            bufChar(&w->b, ',');
-            char t[32];
-            size_t n = ly_decimal_format(l->amount, w->minor_units, t, sizeof t);
-            bufMem(&w->b, t, n);
-            bufStr(&w->b, ",\n");
-        } else {
-            bufStr(&w->b, ",,");
-            bufField(&w->b, r->return_of);
-            bufChar(&w->b, '\n');
-        }
+        /* A return row carries the money given back too: `loyal import` works it out from
+         * the receipt and ignores it, an analysis of the CSV reads it. */
+        bufStr(&w->b, w->price_text[k]);
+        bufChar(&w->b, ',');
+        char t[32];
+        size_t n = ly_decimal_format(l->amount, w->minor_units, t, sizeof t);
+        bufMem(&w->b, t, n);
+        bufChar(&w->b, ',');
+        if (ret) bufField(&w->b, r->return_of);
+        bufChar(&w->b, '\n');
     }
     return flushIfFull(w);
 }

@@ -739,6 +739,9 @@ static int runCustomer(ly_sim *s, runCtx *rc, int64_t index)
             r.lines = s->ret;
             r.n_lines = n;
             r.customer = p->kind == LY_SIM_ANONYMOUS ? NULL : &c;
+            /* The import takes a return's customer from its receipt; the row names them too,
+             * so that an analysis reading the CSV directly credits the return to them. */
+            if (r.customer) r.external_id = c.external_id;
             snprintf(r.return_of, sizeof r.return_of, "%c%s-%04d", p->kind == LY_SIM_ANONYMOUS ? 'A' : 'R',
                      cust_no, p->number);
             snprintf(r.id, sizeof r.id, "%s-R", r.return_of);
@@ -813,13 +816,14 @@ static int runCustomer(ly_sim *s, runCtx *rc, int64_t index)
             s->truth.sales_total += b.total;
             if (!anon) {
                 r.customer = &c;
+                /* Every identified receipt carries the CRM id, as an export from the
+                 * business's own systems does; a till also names the card or phone. */
+                r.external_id = c.external_id;
                 if (!first_done) {
-                    r.external_id = c.external_id;
                     r.card = c.card;
                     r.phone = c.phone;
                     first_done = true;
                 } else if (e->channel != 0) {
-                    r.external_id = c.external_id;
                 } else if (c.card[0] && (!c.phone[0] || ly_sim_uniform(&g) < 0.7)) {
                     r.card = c.card;
                 } else {
