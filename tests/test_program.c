@@ -44,8 +44,8 @@ static void the_example_program_loads(void **state)
     assert_int_equal(p.hold_days, 14);
     assert_int_equal(p.expiry_days, 365);
     assert_string_equal(p.version, "2026-11-example");
-    /* The grocery rules, in the order they apply. */
-    assert_int_equal(p.n_rules, 4);
+    /* The grocery rules, in the order they apply (the last two are its coupons' rules). */
+    assert_int_equal(p.n_rules, 6);
     assert_string_equal(p.rules[0].id, "premium-tea-x3");
     assert_int_equal(p.rules[0].effect.kind, LY_EFFECT_POINTS_MULTIPLIER);
     assert_int_equal(p.rules[0].effect.multiplier_c, 300);
@@ -78,7 +78,12 @@ static void the_fashion_program_loads(void **state)
     if (ly_program_load(path, &p, &err) != LY_OK) fail_msg("%s: %s", err.field, err.message);
     assert_string_equal(p.currency, "EUR");
     assert_int_equal(p.point_value, 1);
-    assert_int_equal(p.n_rules, 8);
+    /* The last two are the club's and the Icon tier's rules (docs/program.md "Tiers"). */
+    assert_int_equal(p.n_rules, 10);
+    assert_non_null(p.tiers);
+    assert_int_equal(p.tiers->n_tiers, 3);
+    assert_true(p.tiers->has_club);
+    assert_int_equal(p.tiers->club.min_tier, 2);
     assert_true(p.uses_first_purchase);
     assert_true(p.uses_facts);
     assert_int_equal(p.min_balance, 1000);

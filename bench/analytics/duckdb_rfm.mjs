@@ -1,51 +1,69 @@
 // duckdb_rfm.mjs - the RFM stage of `loyal analyze` as DuckDB SQL, end to end: read the
 // import-layout CSV, make receipts, then per customer R (days since the last receipt), F
-// (receipts) and M (money per receipt), each split 25% / 50% / 25% into levels 1..3, and
-// the 27 cells with customers and revenue. Prints one RESULT line with the wall time.
+// (receipts) and M (money per receipt), each split 25% / 50% / 25% into levels 1..3 by
+// Loyal's tie rule, and the 27 cells with customers and revenue. This is Loyal's RFM with
+// every purchase a deal (`loyal analyze --no-addons`), on a file whose returns name no
+// customer (the simulator's): those returns do not change any customer's revenue.
 //   node duckdb_rfm.mjs FILE.csv AS_OF(YYYY-MM-DD)
+// Prints one "CELL R F M customers revenue" line per cell with customers, then one RESULT
+// line with the wall time (DuckDB start, CSV read and the query, until the rows are back).
+//
+// What matches Loyal (docs/analytics.md):
+// - the customer key is the first non-empty of customer_external_id, customer_card,
+//   customer_phone, customer_email, taken as written (the file has no `customer` column);
+// - a receipt's day is the local date written in its time (the text before 'T');
+// - money is summed in integer minor units (cents), M = revenue / F in double precision;
+// - the tie rule: w = customers strictly worse (R: longer absence; F, M: smaller), N the
+//   population; level 1 if 4w < N, 2 if 4w < 3N, else 3. rank() - 1 is exactly w.
+//   (percent_rank() would be w / (N - 1), which moves customers at the cut points.)
 import { DuckDBInstance } from '@duckdb/node-api';
 
 const [file, asOf] = process.argv.slice(2);
-if (!file || !asOf) {
-  console.error('usage: node duckdb_rfm.mjs FILE.csv AS_OF');
+if (!file || !/^\d{4}-\d{2}-\d{2}$/.test(asOf || '')) {
+  console.error('usage: node duckdb_rfm.mjs FILE.csv AS_OF(YYYY-MM-DD)');
   process.exit(2);
 }
 const t0 = process.hrtime.bigint();
 const db = await DuckDBInstance.create(':memory:');
 const c = await db.connect();
-// Quartile levels by rank with ties broken alike (percent_rank gives equal values equal
-// ranks), as Loyal's tie rule: the 25% best get 3, the 25% worst 1.
 const sql = `
 WITH lines AS (
-  SELECT receipt_id, time, customer_external_id AS customer,
-         CAST(amount AS DECIMAL(18,2)) AS amount
+  SELECT receipt_id, time,
+         coalesce(nullif(customer_external_id, ''), nullif(customer_card, ''),
+                  nullif(customer_phone, ''), nullif(customer_email, '')) AS customer,
+         CAST(CAST(amount AS DECIMAL(18,2)) * 100 AS BIGINT) AS cents
   FROM read_csv('${file.replace(/'/g, "''")}', header = true, all_varchar = true)
-  WHERE coalesce(return_of, '') = '' AND coalesce(customer_external_id, '') <> ''
+  WHERE coalesce(return_of, '') = ''
 ), receipts AS (
-  SELECT customer, receipt_id, min(CAST(time AS TIMESTAMPTZ)) AS t, sum(amount) AS total
-  FROM lines GROUP BY customer, receipt_id
+  SELECT customer, receipt_id, CAST(substr(min(time), 1, 10) AS DATE) AS d, sum(cents) AS total
+  FROM lines WHERE customer IS NOT NULL GROUP BY customer, receipt_id
 ), cust AS (
-  SELECT customer,
-         date_diff('day', CAST(max(t) AS DATE), DATE '${asOf}') AS r,
-         count(*) AS f, sum(total) / count(*) AS m, sum(total) AS revenue
+  SELECT customer, date_diff('day', max(d), DATE '${asOf}') AS r, count(*) AS f,
+         CAST(sum(total) AS DOUBLE) / CAST(count(*) AS DOUBLE) AS m, sum(total) AS revenue
   FROM receipts GROUP BY customer
 ), ranked AS (
-  SELECT *,
-    CASE WHEN percent_rank() OVER (ORDER BY r DESC) >= 0.75 THEN 3
-         WHEN percent_rank() OVER (ORDER BY r DESC) >= 0.25 THEN 2 ELSE 1 END AS rl,
-    CASE WHEN percent_rank() OVER (ORDER BY f) >= 0.75 THEN 3
-         WHEN percent_rank() OVER (ORDER BY f) >= 0.25 THEN 2 ELSE 1 END AS fl,
-    CASE WHEN percent_rank() OVER (ORDER BY m) >= 0.75 THEN 3
-         WHEN percent_rank() OVER (ORDER BY m) >= 0.25 THEN 2 ELSE 1 END AS ml
+  SELECT *, count(*) OVER () AS n,
+         rank() OVER (ORDER BY r DESC) - 1 AS wr,
+         rank() OVER (ORDER BY f) - 1 AS wf,
+         rank() OVER (ORDER BY m) - 1 AS wm
   FROM cust
+), levels AS (
+  SELECT CASE WHEN 4 * wr < n THEN 1 WHEN 4 * wr < 3 * n THEN 2 ELSE 3 END AS rl,
+         CASE WHEN 4 * wf < n THEN 1 WHEN 4 * wf < 3 * n THEN 2 ELSE 3 END AS fl,
+         CASE WHEN 4 * wm < n THEN 1 WHEN 4 * wm < 3 * n THEN 2 ELSE 3 END AS ml,
+         revenue
+  FROM ranked
 )
 SELECT rl, fl, ml, count(*) AS customers, sum(revenue) AS revenue
-FROM ranked GROUP BY rl, fl, ml ORDER BY rl, fl, ml`;
+FROM levels GROUP BY rl, fl, ml ORDER BY rl DESC, fl DESC, ml DESC`;
 const reader = await c.runAndReadAll(sql);
 const rows = reader.getRows();
 const t1 = process.hrtime.bigint();
 let customers = 0;
-for (const r of rows) customers += Number(r[3]);
+for (const r of rows) {
+  customers += Number(r[3]);
+  console.log(`CELL ${r[0]} ${r[1]} ${r[2]} ${r[3]} ${r[4]}`);
+}
 const core = rows.find((r) => Number(r[0]) === 3 && Number(r[1]) === 3 && Number(r[2]) === 3);
 console.log(`RESULT name=duckdb_rfm cells=${rows.length} customers=${customers} ` +
             `core_customers=${core ? Number(core[3]) : 0} wall_s=${(Number(t1 - t0) / 1e9).toFixed(3)}`);

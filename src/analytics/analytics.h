@@ -80,19 +80,21 @@ typedef enum ly_an_layout {
     LY_AN_LAYOUT_LOYAL = 0,      /* Loyal's import layout (docs/import.md), by column names */
     LY_AN_LAYOUT_ONLINE_RETAIL,  /* UCI Online Retail II: invoices starting with C are returns */
     LY_AN_LAYOUT_CDNOW,          /* customer date(YYYYMMDD) cds dollars, whitespace, 1 header line */
-    LY_AN_LAYOUT_CDNOW_SAMPLE    /* master_id sample_id date cds dollars, no header */
+    LY_AN_LAYOUT_CDNOW_SAMPLE,   /* master_id sample_id date cds dollars, no header */
+    LY_AN_LAYOUT_BASKETS         /* one anonymous basket a line: its items, no header */
 } ly_an_layout;
 
-/* Parses "loyal", "online_retail", "cdnow", "cdnow_sample". */
+/* Parses "loyal", "online_retail", "cdnow", "cdnow_sample", "baskets". */
 bool ly_an_layout_parse(const char *s, ly_an_layout *out);
 
 /* How to read a CSV file. */
 typedef struct ly_an_csv_options {
     ly_an_layout layout;
-    char delimiter;          /* ',' by default; ignored by the cdnow layouts (whitespace) */
+    char delimiter;          /* ',' by default; ignored by the cdnow layouts (whitespace);
+                              * for baskets it separates the items */
     int minor_units;         /* digits of the currency's minor unit: 2 (cents) by default */
     /* --map: pairs "field", "column" overriding the layout's column for a field (loyal and
-     * online_retail layouts). Fields: see docs/analytics.md. Borrowed. */
+     * online_retail layouts; the others ignore it). Fields: see docs/analytics.md. Borrowed. */
     const char *const *map;  /* 2 * n_map strings */
     size_t n_map;
 } ly_an_csv_options;

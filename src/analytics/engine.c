@@ -242,7 +242,13 @@ typedef struct anState {
 
     statSet periods, stores_s, cashiers_s, channels_s;
     ly__u64map period_idx;
-    ly__u64map store_pairs, cashier_pairs, channel_pairs; /* (customer << 32 | group) seen */
+    ly__u64map store_pairs, cashier_pairs, channel_pairs; /* (customer << 32 | group) seen,
+                                                           * for group ids 64 and up */
+    uint64_t *seen_bits;         /* per customer 3 words: stores, cashiers, channels 0..63 seen */
+    /* The last names looked up: consecutive receipts mostly repeat them. */
+    uint32_t last_store, last_cashier, last_channel, last_cust;
+    int64_t last_pkey;
+    uint32_t last_pidx;
     ly__u64map skup_idx;
     skuPeriod *skup;
     size_t n_skup, skup_cap;
@@ -332,10 +338,15 @@ static ly_an_stats *statPush(statSet *set)
 
 /* The stats of a named group (store, cashier, channel), by the group's interned id. */
 static ly_an_stats *groupStats(anState *s, ly__strtab *tab, statSet *set, const char *name,
-                               uint32_t *id_out)
+                               uint32_t *id_out, uint32_t *last)
 {
-    uint32_t id = ly__strtab_put(tab, name, NULL);
-    if (id == LY__NONE) return NULL;
+    (void)s;
+    uint32_t id = *last;
+    if (id == LY__NONE || strcmp(tab->names[id], name) != 0) {
+        id = ly__strtab_put(tab, name, NULL);
+        if (id == LY__NONE) return NULL;
+        *last = id;
+    }
     while (set->n <= id) {
         ly_an_stats *st = statPush(set);
         if (!st) return NULL;
@@ -347,6 +358,10 @@ static ly_an_stats *groupStats(anState *s, ly__strtab *tab, statSet *set, const 
 
 static ly_an_stats *periodStats(anState *s, int64_t key, uint32_t *idx)
 {
+    if (key == s->last_pkey && s->last_pidx != LY__NONE) {
+        *idx = s->last_pidx;
+        return &s->periods.v[*idx];
+    }
     bool added;
     uint32_t *slot = ly__u64map_put(&s->period_idx, (uint64_t)key, (uint32_t)s->periods.n, &added);
     if (!slot) return NULL;
@@ -356,20 +371,31 @@ static ly_an_stats *periodStats(anState *s, int64_t key, uint32_t *idx)
         st->key = key;
     }
     *idx = *slot;
+    s->last_pkey = key;
+    s->last_pidx = *slot;
     return &s->periods.v[*slot];
 }
 
 static ly_an_customer *custGet(anState *s, const char *key, bool *added)
 {
+    ly_an_result *r = s->res;
+    if (s->last_cust != LY__NONE && strcmp(s->custs.names[s->last_cust], key) == 0) {
+        *added = false;
+        return &r->customers[s->last_cust];
+    }
     uint32_t id = ly__strtab_put(&s->custs, key, added);
     if (id == LY__NONE) return NULL;
-    ly_an_result *r = s->res;
+    s->last_cust = id;
     if (*added) {
         if (id >= s->cust_cap) {
             size_t cap = s->cust_cap ? s->cust_cap * 2 : 1024;
             ly_an_customer *v = realloc(r->customers, cap * sizeof *v);
             if (!v) return NULL;
             r->customers = v;
+            uint64_t *bits = realloc(s->seen_bits, cap * 3 * sizeof *bits);
+            if (!bits) return NULL;
+            memset(bits + s->cust_cap * 3, 0, (cap - s->cust_cap) * 3 * sizeof *bits);
+            s->seen_bits = bits;
             s->cust_cap = cap;
         }
         ly_an_customer *c = &r->customers[id];
@@ -503,9 +529,18 @@ static void addDepth(ly_an_stats *st, const ly_an_receipt *r, int64_t units_mill
     st->depth_units[u < LY_AN_DEPTH_MAX ? u : LY_AN_DEPTH_MAX]++;
 }
 
-/* Counts a pair (customer, group) the first time it is seen. */
-static bool pairSeen(ly__u64map *m, uint32_t cust, uint32_t group, bool *first)
+/* Counts a pair (customer, group) the first time it is seen: groups 0..63 in the
+ * customer's bit words, the others in the map. kind: 0 store, 1 cashier, 2 channel. */
+static bool pairSeen(anState *s, int kind, uint32_t cust, uint32_t group, bool *first)
 {
+    if (group < 64) {
+        uint64_t *w = &s->seen_bits[(size_t)cust * 3 + (size_t)kind];
+        uint64_t bit = UINT64_C(1) << group;
+        *first = !(*w & bit);
+        *w |= bit;
+        return true;
+    }
+    ly__u64map *m = kind == 0 ? &s->store_pairs : kind == 1 ? &s->cashier_pairs : &s->channel_pairs;
     uint32_t *slot = ly__u64map_put(m, ((uint64_t)cust << 32) | group, 1, first);
     return slot != NULL;
 }
@@ -589,11 +624,14 @@ static ly_err feedReturn(anState *s, const ly_an_receipt *r, int64_t day, ly_err
     int64_t units = 0;
     for (size_t i = 0; i < r->n_lines; i++) units += r->lines[i].qty;
     ly_an_stats *g[4] = {p, NULL, NULL, NULL};
-    if (r->store && !(g[1] = groupStats(s, &s->stores, &s->stores_s, r->store, NULL))) return oom(err);
-    if (r->cashier && !(g[2] = groupStats(s, &s->cashiers, &s->cashiers_s, r->cashier, NULL)))
+    if (r->store &&
+        !(g[1] = groupStats(s, &s->stores, &s->stores_s, r->store, NULL, &s->last_store)))
+        return oom(err);
+    if (r->cashier && !(g[2] = groupStats(s, &s->cashiers, &s->cashiers_s, r->cashier, NULL,
+                                          &s->last_cashier)))
         return oom(err);
     if (!(g[3] = groupStats(s, &s->channels, &s->channels_s, r->channel ? r->channel : "unknown",
-                            NULL)))
+                            NULL, &s->last_channel)))
         return oom(err);
     ly_an_customer *c = NULL;
     if (r->customer) {
@@ -685,13 +723,14 @@ static ly_err feed(anState *s, const ly_an_receipt *r, ly_error *err)
 
     ly_an_stats *g[4] = {p, NULL, NULL, NULL};
     uint32_t store_id = LY__NONE, cashier_id = LY__NONE, channel_id = LY__NONE;
-    if (r->store && !(g[1] = groupStats(s, &s->stores, &s->stores_s, r->store, &store_id)))
+    if (r->store && !(g[1] = groupStats(s, &s->stores, &s->stores_s, r->store, &store_id,
+                                        &s->last_store)))
         return oom(err);
-    if (r->cashier &&
-        !(g[2] = groupStats(s, &s->cashiers, &s->cashiers_s, r->cashier, &cashier_id)))
+    if (r->cashier && !(g[2] = groupStats(s, &s->cashiers, &s->cashiers_s, r->cashier,
+                                          &cashier_id, &s->last_cashier)))
         return oom(err);
     if (!(g[3] = groupStats(s, &s->channels, &s->channels_s, r->channel ? r->channel : "unknown",
-                            &channel_id)))
+                            &channel_id, &s->last_channel)))
         return oom(err);
     for (int i = 0; i < 4; i++) {
         if (!g[i]) continue;
@@ -719,7 +758,16 @@ static ly_err feed(anState *s, const ly_an_receipt *r, ly_error *err)
     /* Deal or add-on. */
     if (n_jobs == 0) s->rjobs[n_jobs++] = 0;
     if (n_jobs > 1) {
-        qsort(s->rjobs, n_jobs, sizeof *s->rjobs, cmpU32);
+        if (n_jobs <= 16) { /* insertion sort: most receipts serve a few jobs */
+            for (size_t i = 1; i < n_jobs; i++) {
+                uint32_t x = s->rjobs[i];
+                size_t j = i;
+                for (; j > 0 && s->rjobs[j - 1] > x; j--) s->rjobs[j] = s->rjobs[j - 1];
+                s->rjobs[j] = x;
+            }
+        } else {
+            qsort(s->rjobs, n_jobs, sizeof *s->rjobs, cmpU32);
+        }
         size_t k = 1;
         for (size_t i = 1; i < n_jobs; i++)
             if (s->rjobs[i] != s->rjobs[k - 1]) s->rjobs[k++] = s->rjobs[i];
@@ -758,10 +806,13 @@ static ly_err feed(anState *s, const ly_an_receipt *r, ly_error *err)
         res->deals++;
         if (s->opt->addon_days >= 0 && !rememberJobs(s, c, day, s->rjobs, n_jobs)) return oom(err);
     } else if (immediate) {
+        /* Add-ons belong to their deal: the first deal's value includes its own. */
+        if (c->deals == 1) c->first_total += r->total;
         c->addons_immediate++;
         res->addons_immediate++;
         res->addon_sales += r->total;
     } else {
+        if (c->deals == 1) c->first_total += r->total;
         c->addons_deferred++;
         res->addons_deferred++;
         res->addon_sales += r->total;
@@ -800,12 +851,10 @@ static ly_err feed(anState *s, const ly_an_receipt *r, ly_error *err)
     bool new_in_period = c->last_period_ != (int32_t)pidx;
     c->last_period_ = (int32_t)pidx;
     bool first_store = false, first_cashier = false, first_channel = false;
-    if (store_id != LY__NONE && !pairSeen(&s->store_pairs, cust_id, store_id, &first_store))
+    if (store_id != LY__NONE && !pairSeen(s, 0, cust_id, store_id, &first_store)) return oom(err);
+    if (cashier_id != LY__NONE && !pairSeen(s, 1, cust_id, cashier_id, &first_cashier))
         return oom(err);
-    if (cashier_id != LY__NONE &&
-        !pairSeen(&s->cashier_pairs, cust_id, cashier_id, &first_cashier))
-        return oom(err);
-    if (!pairSeen(&s->channel_pairs, cust_id, channel_id, &first_channel)) return oom(err);
+    if (!pairSeen(s, 2, cust_id, channel_id, &first_channel)) return oom(err);
     bool firsts[4] = {new_in_period, first_store, first_cashier, first_channel};
     for (int i = 0; i < 4; i++) {
         ly_an_stats *st = g[i];
@@ -996,6 +1045,7 @@ static size_t stateBytes(const anState *s)
            (s->periods.cap + s->stores_s.cap + s->cashiers_s.cap + s->channels_s.cap) *
                sizeof(ly_an_stats) +
            s->cohort_cap * sizeof(cohortRow) + s->arena->total + s->jobs_bytes +
+           s->cust_cap * 3 * sizeof(uint64_t) +
            (size_t)(LY_AN_NMAX + 2) * (LY_AN_GAP_MAX + 1) * sizeof(int64_t) + sizeof *s;
 }
 
@@ -1020,6 +1070,7 @@ static void stateFree(anState *s)
     ly__u64map_free(&s->store_pairs);
     ly__u64map_free(&s->cashier_pairs);
     ly__u64map_free(&s->channel_pairs);
+    free(s->seen_bits);
     ly__u64map_free(&s->skup_idx);
     free(s->skup);
     free(s->events);
@@ -1049,6 +1100,7 @@ ly_err ly_an_run(ly_source *src, const ly_an_options *opt, ly_an_result **out, l
     s->opt = opt;
     s->res = r;
     s->month_memo_day = INT64_MIN;
+    s->last_store = s->last_cashier = s->last_channel = s->last_cust = s->last_pidx = LY__NONE;
     ly__strtab *tabs[] = {&s->custs, &s->skus, &s->cats, &s->jobs, &s->stores,
                           &s->cashiers, &s->channels, &s->jobmap};
     for (size_t i = 0; i < sizeof tabs / sizeof tabs[0]; i++) tabs[i]->arena = arena;

@@ -41,33 +41,61 @@ const char *ly_an_status_name(ly_an_status s)
     return s == LY_ST_SLEEPING ? "sleeping" : s == LY_ST_CHURNED ? "churned" : "active";
 }
 
-static int cmpDouble(const void *a, const void *b)
+/* A value's sort key (unsigned order = the value's order) and its customer. */
+typedef struct keyIdx {
+    uint64_t key;
+    uint32_t idx;
+} keyIdx;
+
+static uint64_t intKey(int64_t v)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return (uint64_t)v ^ (UINT64_C(1) << 63);
 }
 
-/* Number of values in sorted v[0..n) strictly below x / at most x. */
-static size_t lowerBound(const double *v, size_t n, double x)
+/* Equal doubles get equal keys (0.0 and -0.0 alike); M is never NaN. */
+static uint64_t doubleKey(double v)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] < x) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
+    if (v == 0) v = 0;
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return (b >> 63) ? ~b : b | (UINT64_C(1) << 63);
 }
 
-static size_t upperBound(const double *v, size_t n, double x)
+/* LSD radix sort by key, a byte a pass, skipping the bytes every key shares. Returns the
+ * sorted array: v or tmp. */
+static keyIdx *radixSort(keyIdx *v, keyIdx *tmp, size_t n)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] <= x) lo = mid + 1;
-        else hi = mid;
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t cnt[256] = {0};
+        for (size_t i = 0; i < n; i++) cnt[(v[i].key >> shift) & 255]++;
+        if (cnt[(v[0].key >> shift) & 255] == n) continue;
+        size_t at = 0;
+        for (int b = 0; b < 256; b++) {
+            size_t k = cnt[b];
+            cnt[b] = at;
+            at += k;
+        }
+        for (size_t i = 0; i < n; i++) tmp[cnt[(v[i].key >> shift) & 255]++] = v[i];
+        keyIdx *t = v;
+        v = tmp;
+        tmp = t;
     }
-    return lo;
+    return v;
+}
+
+/* w of every customer on one axis: the customers strictly worse. For F and M (worse =
+ * smaller) that is the position of the first equal value in ascending order; for R (worse
+ * = longer absence) the count after the last equal value. */
+static void worse(keyIdx *v, keyIdx *tmp, size_t n, bool larger_is_worse, uint32_t *w)
+{
+    keyIdx *s = radixSort(v, tmp, n);
+    for (size_t a = 0; a < n;) {
+        size_t b = a;
+        while (b < n && s[b].key == s[a].key) b++;
+        uint32_t x = (uint32_t)(larger_is_worse ? n - b : a);
+        for (size_t i = a; i < b; i++) w[s[i].idx] = x;
+        a = b;
+    }
 }
 
 static void rangeAdd(ly_an_level_range *rg, double v)
@@ -85,34 +113,31 @@ ly_err ly__an_rfm(ly_an_result *r, ly_error *err)
         if (r->customers[i].deals > 0) n++;
     q->customers = (int64_t)n;
     if (!n) return LY_OK;
-    double *rv = malloc(n * sizeof *rv), *fv = malloc(n * sizeof *fv), *mv = malloc(n * sizeof *mv);
-    if (!rv || !fv || !mv) {
-        free(rv);
-        free(fv);
-        free(mv);
+    /* ranks by radix sort: the population can be millions of customers */
+    keyIdx *v = malloc(n * sizeof *v), *tmp = malloc(n * sizeof *tmp);
+    uint32_t *ws = malloc(3 * n * sizeof *ws), *who = malloc(n * sizeof *who);
+    if (!v || !tmp || !ws || !who || n > UINT32_MAX) {
+        free(v);
+        free(tmp);
+        free(ws);
+        free(who);
         return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
     }
     size_t k = 0;
-    for (size_t i = 0; i < r->n_customers; i++) {
-        const ly_an_customer *c = &r->customers[i];
-        if (c->deals == 0) continue;
-        rv[k] = (double)c->r_days;
-        fv[k] = (double)c->deals;
-        mv[k] = c->m;
-        k++;
+    for (size_t i = 0; i < r->n_customers; i++)
+        if (r->customers[i].deals != 0) who[k++] = (uint32_t)i;
+    for (int axis = 0; axis < 3; axis++) {
+        for (size_t j = 0; j < n; j++) {
+            const ly_an_customer *c = &r->customers[who[j]];
+            v[j].key = axis == 0 ? intKey(c->r_days) : axis == 1 ? intKey(c->deals) : doubleKey(c->m);
+            v[j].idx = (uint32_t)j;
+        }
+        worse(v, tmp, n, axis == 0, ws + (size_t)axis * n);
     }
-    qsort(rv, n, sizeof *rv, cmpDouble);
-    qsort(fv, n, sizeof *fv, cmpDouble);
-    qsort(mv, n, sizeof *mv, cmpDouble);
     uint64_t N = n;
-    for (size_t i = 0; i < r->n_customers; i++) {
-        ly_an_customer *c = &r->customers[i];
-        if (c->deals == 0) continue;
-        /* worse: for R a longer absence, for F and M a smaller value */
-        uint64_t wr = N - upperBound(rv, n, (double)c->r_days);
-        uint64_t wf = lowerBound(fv, n, (double)c->deals);
-        uint64_t wm = lowerBound(mv, n, c->m);
-        uint64_t w[3] = {wr, wf, wm};
+    for (size_t j = 0; j < n; j++) {
+        ly_an_customer *c = &r->customers[who[j]];
+        uint64_t w[3] = {ws[j], ws[n + j], ws[2 * n + j]};
         uint8_t l3[3], l5[3];
         for (int a = 0; a < 3; a++) {
             l3[a] = 4 * w[a] < N ? 1 : 4 * w[a] < 3 * N ? 2 : 3;
@@ -147,9 +172,10 @@ ly_err ly__an_rfm(ly_an_result *r, ly_error *err)
     for (int s = 0; s < LY_SEG_COUNT; s++)
         q->segments[s].share = total != 0 ? (double)q->segments[s].revenue / total : 0;
     q->core_share = q->cells[2][2][2].share;
-    free(rv);
-    free(fv);
-    free(mv);
+    free(v);
+    free(tmp);
+    free(ws);
+    free(who);
     return LY_OK;
 }
 

@@ -4,8 +4,11 @@
  * order per customer, and an array of receipts held by the caller.
  *
  * The CSV source reads the file with the reader of os/csv.h, row by row. Consecutive rows
- * with the same receipt id form one receipt; the receipt being built and the one handed out
- * live in two buffers that swap, so memory is bounded by the largest receipt. The one
+ * with the same receipt id form one receipt; the receipt being built and the one finished
+ * live in two buffers that swap. A reader thread does that work ahead of the analysis: it
+ * hands finished receipts over in batches (BATCHES of at most BATCH_RECEIPTS receipts or
+ * about BATCH_BYTES of text each), so reading and parsing the file overlap the engine's
+ * pass; the order of the receipts is the file's. Memory is bounded by the batches. The one
  * exception is the online_retail layout, whose export repeats invoices (the two sheets of
  * Online Retail II overlap): it keeps a 16-byte fingerprint per invoice to drop exact
  * repeats, as `loyal import` does.
@@ -14,12 +17,14 @@
 #include "os/csv.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <strings.h>
 
 bool ly_an_layout_parse(const char *s, ly_an_layout *out)
 {
-    static const char *const names[] = {"loyal", "online_retail", "cdnow", "cdnow_sample"};
-    for (int i = 0; i < 4; i++)
+    static const char *const names[] = {"loyal", "online_retail", "cdnow", "cdnow_sample",
+                                        "baskets"};
+    for (int i = 0; i < 5; i++)
         if (strcmp(s, names[i]) == 0) {
             *out = (ly_an_layout)i;
             return true;
@@ -96,6 +101,18 @@ typedef struct row {
     char buf[F_COUNT][512];
 } row;
 
+#define BATCHES 4
+#define BATCH_RECEIPTS 1024
+#define BATCH_BYTES (1u << 19)
+
+/* Receipts handed from the reader thread to the analysis. */
+typedef struct batch {
+    rbuf rb[BATCH_RECEIPTS];       /* the receipts' strings and lines */
+    ly_an_receipt rec[BATCH_RECEIPTS];
+    size_t n;
+    int status;                    /* after these: 1 more follow, 0 the end, -1 an error */
+} batch;
+
 typedef struct csvSrc {
     FILE *f;
     ly_csv *csv;
@@ -110,6 +127,15 @@ typedef struct csvSrc {
     size_t n_fps, fps_cap;
     int64_t duplicates;
     row row;                /* the row just read */
+    /* the reader thread (threaded false: next() parses in the caller's thread) */
+    bool threaded, stop, holding;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t filled_cv, free_cv;
+    batch *batches;         /* BATCHES, a ring */
+    size_t n_filled;        /* batches handed over and not yet given back */
+    size_t prod_at, cons_at, cons_i;
+    ly_error perr;          /* the reader's error, for status -1 */
 } csvSrc;
 
 static size_t putStr(rbuf *b, const char *s, bool *ok)
@@ -162,13 +188,15 @@ static ly_err bad(ly_error *err, long line, const char *code, const char *fmt, c
     return ly_error_set(err, LY_EINVAL, code, where, fmt, a, b);
 }
 
-/* Trimmed copy of a field into buf (size bytes). */
+/* A field without its surrounding blanks, cut to size - 1 bytes: s itself past its leading
+ * blanks when nothing has to go at the end (most fields), else a copy in buf. */
 static const char *trimmed(const char *s, char *buf, size_t size)
 {
     while (*s == ' ' || *s == '\t') s++;
-    size_t n = strlen(s);
+    size_t n = strlen(s), all = n;
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
     if (n >= size) n = size - 1;
+    if (n == all) return s;
     memcpy(buf, s, n);
     buf[n] = 0;
     return buf;
@@ -365,7 +393,8 @@ static int addRow(csvSrc *s, rbuf *b, row *r, long line, ly_error *err)
     l->amount = amount;
     l->cost = cost;
     b->total += amount;
-    for (int f = 0; f < F_COUNT; f++) b->fingerprint = fnv(b->fingerprint, r->v[f]);
+    if (retail)
+        for (int f = 0; f < F_COUNT; f++) b->fingerprint = fnv(b->fingerprint, r->v[f]);
     if (!ok) {
         ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
         return -1;
@@ -489,9 +518,62 @@ nomem:
     return -1;
 }
 
-static int csvNext(void *ctx, ly_an_receipt *out, ly_error *err)
+/* The baskets layout: every record is one anonymous sale whose non-empty fields are its
+ * items (sku = category = the item, one piece at price 0), all at BASKET_TIME. */
+#define BASKET_TIME ((ly_time)946684800) /* 2000-01-01T00:00:00Z */
+
+static int basketNext(csvSrc *s, ly_an_receipt *out, ly_error *err)
+{
+    rbuf *b = s->ready;
+    for (;;) {
+        int rc = ly_csv_next(s->csv);
+        if (rc < 0) {
+            char where[32];
+            snprintf(where, sizeof where, "line %ld", ly_csv_line(s->csv));
+            ly_error_set(err, LY_EINVAL, "bad_csv", where, "%s: %s", s->name, ly_csv_error(s->csv));
+            return -1;
+        }
+        if (rc == 0) return 0;
+        rbufClear(b);
+        bool ok = true;
+        long line = ly_csv_line(s->csv);
+        char id[24];
+        snprintf(id, sizeof id, "%ld", line);
+        b->line = line;
+        b->time = BASKET_TIME;
+        b->offset = 0;
+        b->is_return = false;
+        b->rid = putStr(b, id, &ok);
+        b->channel = putStr(b, "store", &ok);
+        for (size_t i = 0; ok && i < ly_csv_nfields(s->csv); i++) {
+            const char *item = trimmed(ly_csv_field(s->csv, i), s->row.buf[0], sizeof s->row.buf[0]);
+            if (!item[0]) continue;
+            if (b->n_lines == b->lines_cap) {
+                size_t cap = b->lines_cap ? b->lines_cap * 2 : 16;
+                bline *v = realloc(b->lines, cap * sizeof *v);
+                if (!v) {
+                    ok = false;
+                    break;
+                }
+                b->lines = v;
+                b->lines_cap = cap;
+            }
+            size_t off = putStr(b, item, &ok);
+            b->lines[b->n_lines++] = (bline){.sku = off, .category = off, .qty = 1000, .cost = -1};
+        }
+        if (!ok || (b->n_lines && !emit(b, out))) {
+            ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+            return -1;
+        }
+        if (b->n_lines) return 1; /* a record of empty fields holds no basket */
+    }
+}
+
+/* The next receipt, parsed here; it lives in *s->ready until the next call. */
+static int parseNext(void *ctx, ly_an_receipt *out, ly_error *err)
 {
     csvSrc *s = ctx;
+    if (s->opt.layout == LY_AN_LAYOUT_BASKETS) return basketNext(s, out, err);
     row *r = &s->row;
     int result = 0;
     for (;;) {
@@ -540,10 +622,98 @@ static int csvNext(void *ctx, ly_an_receipt *out, ly_error *err)
     return result;
 }
 
+/* The reader thread: fills batches in ring order until the end, an error, or close. */
+static void *reader(void *arg)
+{
+    csvSrc *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (s->n_filled == BATCHES && !s->stop) pthread_cond_wait(&s->free_cv, &s->mu);
+        bool stop = s->stop;
+        pthread_mutex_unlock(&s->mu);
+        if (stop) break;
+        batch *b = &s->batches[s->prod_at];
+        b->n = 0;
+        b->status = 1;
+        size_t bytes = 0;
+        while (b->n < BATCH_RECEIPTS && bytes < BATCH_BYTES) {
+            ly_an_receipt tmp;
+            int rc = parseNext(s, &tmp, &s->perr);
+            if (rc <= 0) {
+                b->status = rc;
+                break;
+            }
+            /* the finished receipt's buffers go into the batch, the slot's old ones back */
+            rbuf *slot = &b->rb[b->n], t = *slot;
+            *slot = *s->ready;
+            *s->ready = t;
+            if (!emit(slot, &b->rec[b->n])) {
+                ly_error_set(&s->perr, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+                b->status = -1;
+                break;
+            }
+            bytes += slot->len + slot->n_lines * sizeof(bline);
+            b->n++;
+        }
+        pthread_mutex_lock(&s->mu);
+        s->prod_at = (s->prod_at + 1) % BATCHES;
+        s->n_filled++;
+        pthread_cond_signal(&s->filled_cv);
+        pthread_mutex_unlock(&s->mu);
+        if (b->status <= 0) break;
+    }
+    return NULL;
+}
+
+/* next() with the reader thread: hands out the receipts of the batch it holds, giving the
+ * batch back (and waiting for the next one) when they are used up. */
+static int threadNext(void *ctx, ly_an_receipt *out, ly_error *err)
+{
+    csvSrc *s = ctx;
+    for (;;) {
+        if (s->holding) {
+            batch *b = &s->batches[s->cons_at];
+            if (s->cons_i < b->n) {
+                *out = b->rec[s->cons_i++];
+                return 1;
+            }
+            if (b->status <= 0) {
+                if (b->status < 0 && err) *err = s->perr;
+                return b->status;
+            }
+            pthread_mutex_lock(&s->mu);
+            s->holding = false;
+            s->cons_at = (s->cons_at + 1) % BATCHES;
+            s->cons_i = 0;
+            s->n_filled--;
+            pthread_cond_signal(&s->free_cv);
+            pthread_mutex_unlock(&s->mu);
+        }
+        pthread_mutex_lock(&s->mu);
+        while (s->n_filled == 0) pthread_cond_wait(&s->filled_cv, &s->mu);
+        s->holding = true;
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
 static void csvClose(void *ctx)
 {
     csvSrc *s = ctx;
     if (!s) return;
+    if (s->threaded) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = true;
+        pthread_cond_signal(&s->free_cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->filled_cv);
+        pthread_cond_destroy(&s->free_cv);
+    }
+    if (s->batches)
+        for (size_t i = 0; i < BATCHES; i++)
+            for (size_t j = 0; j < BATCH_RECEIPTS; j++) rbufFree(&s->batches[i].rb[j]);
+    free(s->batches);
     ly_csv_close(s->csv);
     rbufFree(&s->a);
     rbufFree(&s->b);
@@ -590,7 +760,8 @@ ly_err ly_an_csv_source_open(FILE *f, const char *name, uint64_t size,
         return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
     }
     for (int i = 0; i < F_COUNT; i++) s->col[i] = -1;
-    if (!cdnow || opt->layout == LY_AN_LAYOUT_CDNOW) {
+    bool baskets = opt->layout == LY_AN_LAYOUT_BASKETS;
+    if ((!cdnow && !baskets) || opt->layout == LY_AN_LAYOUT_CDNOW) {
         int rc = ly_csv_next(s->csv);
         if (rc <= 0) {
             ly_err e = ly_error_set(err, LY_EINVAL, rc < 0 ? "bad_csv" : "missing_column", "line 1",
@@ -599,7 +770,7 @@ ly_err ly_an_csv_source_open(FILE *f, const char *name, uint64_t size,
             return e;
         }
     }
-    if (!cdnow) {
+    if (!cdnow && !baskets) {
         const char *cols[F_COUNT];
         for (int i = 0; i < F_COUNT; i++)
             cols[i] = opt->layout == LY_AN_LAYOUT_ONLINE_RETAIL ? onlineRetailColumns[i] : fieldNames[i];
@@ -635,9 +806,27 @@ ly_err ly_an_csv_source_open(FILE *f, const char *name, uint64_t size,
         }
     }
     out->ctx = s;
-    out->next = csvNext;
+    out->next = parseNext;
     out->close = csvClose;
     out->progress = csvProgress;
+    /* Read ahead in a thread when one can be had; else parse in next() itself. */
+    s->batches = calloc(BATCHES, sizeof *s->batches);
+    if (s->batches && pthread_mutex_init(&s->mu, NULL) == 0) {
+        if (pthread_cond_init(&s->filled_cv, NULL) == 0) {
+            if (pthread_cond_init(&s->free_cv, NULL) == 0) {
+                if (pthread_create(&s->thread, NULL, reader, s) == 0) {
+                    s->threaded = true;
+                    out->next = threadNext;
+                    return LY_OK;
+                }
+                pthread_cond_destroy(&s->free_cv);
+            }
+            pthread_cond_destroy(&s->filled_cv);
+        }
+        pthread_mutex_destroy(&s->mu);
+    }
+    free(s->batches);
+    s->batches = NULL;
     return LY_OK;
 }
 

@@ -17,6 +17,10 @@ int ly_cli_expire(int argc, char **argv);
 int ly_cli_keys(int argc, char **argv);
 int ly_cli_simulate(int argc, char **argv);
 int ly_cli_analyze(int argc, char **argv);
+/* `loyal report liability | partners` (report.c, engineer R). */
+int ly_cli_report(int argc, char **argv);
+int ly_cli_offers(int argc, char **argv);
+int ly_cli_outbox(int argc, char **argv);   /* deliver, list, retry (docs/delivery.md) */
 
 /* Shared by the subcommands: the database and program paths from --db / --program, or the
  * LOYAL_DB / LOYAL_PROGRAM environment variables, or ./loyal.db and ./program.json. */

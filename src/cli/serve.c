@@ -4,6 +4,7 @@
  */
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
+#include "engage/engage.h"
 #include "http/http.h"
 #include "os/os.h"
 #include "service/service.h"
@@ -20,9 +21,10 @@
 static const char serveHelp[] =
     "usage: loyal serve [--db PATH] [--program PATH] [--listen HOST:PORT] [--threads N]\n"
     "                   [--sync full|normal] [--max-body BYTES] [--maintain-every SECONDS]\n"
-    "                   [--analyze-every HOURS]\n\n"
+    "                   [--analyze-every HOURS] [--delivery PATH] [--deliver-every SECONDS]\n\n"
     "Answers the HTTP/JSON API (docs/api.md) until SIGINT or SIGTERM, then finishes the\n"
-    "requests in flight and exits 0.\n\n"
+    "requests in flight and exits 0. SIGHUP reads the program file again and replaces the\n"
+    "program with it (an invalid file is reported and the program in force stays).\n\n"
     "  --db PATH              SQLite database (default $LOYAL_DB or ./loyal.db); created if missing\n"
     "  --program PATH         program file (default $LOYAL_PROGRAM or ./program.json)\n"
     "  --listen HOST:PORT     address to listen on (default 127.0.0.1:8080)\n"
@@ -35,10 +37,16 @@ static const char serveHelp[] =
     "  --analyze-every HOURS  how often the analytics are run again over the database and\n"
     "                         each customer's figures kept for profiles and rules (default\n"
     "                         24; 0 turns it off); checked 5 s after start and every 10\n"
-    "                         minutes\n";
+    "                         minutes\n"
+    "  --delivery PATH        delivery file (default $LOYAL_DELIVERY or ./delivery.json;\n"
+    "                         docs/delivery.md): the outbox's messages are sent from\n"
+    "                         delivery threads; without the file nothing is sent\n"
+    "  --deliver-every SECS   how long delivery threads sleep at most when nothing is due\n"
+    "                         (default 5; 0 turns delivery off)\n";
 
-static volatile sig_atomic_t stopRequested;
+static volatile sig_atomic_t stopRequested, reloadRequested;
 static void onSignal(int sig) { (void)sig; stopRequested = 1; }
+static void onHangup(int sig) { (void)sig; reloadRequested = 1; }
 
 /* A thread that calls tick every `every` seconds (after `first` seconds) until stopped. */
 typedef struct scheduler {
@@ -110,6 +118,10 @@ static void maintainTick(scheduler *sc)
         fprintf(stderr, "loyal serve: activated %lld lots (%lld points), expired %lld lots (%lld points)\n",
                 (long long)r.lots_activated, (long long)r.points_activated,
                 (long long)r.lots_expired, (long long)r.points_expired);
+    if (r.tiers_evaluated)
+        fprintf(stderr, "loyal serve: tiers: %lld upgraded, %lld downgraded; club: %lld joined, %lld left\n",
+                (long long)r.tiers_upgraded, (long long)r.tiers_downgraded,
+                (long long)r.club_joined, (long long)r.club_left);
 }
 
 /* The analytics again, when the latest run is older than --analyze-every. The analysis
@@ -148,12 +160,15 @@ int ly_cli_serve(int argc, char **argv)
         {"listen", required_argument, 0, 'l'},    {"threads", required_argument, 0, 't'},
         {"sync", required_argument, 0, 's'},      {"max-body", required_argument, 0, 'b'},
         {"maintain-every", required_argument, 0, 'm'}, {"analyze-every", required_argument, 0, 'a'},
+        {"delivery", required_argument, 0, 'D'},  {"deliver-every", required_argument, 0, 'E'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ly_service_options so = {.db_path = ly_cli_default_db(), .program_path = ly_cli_default_program()};
     ly_http_options ho = {.host = "127.0.0.1", .port = 8080};
     char host[256];
     int every = 60, analyze_hours = 24, c;
+    const char *delivery_path = NULL; /* NULL: the default path, if that file exists */
+    int deliver_every = 5;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -196,6 +211,17 @@ int ly_cli_serve(int argc, char **argv)
             analyze_hours = (int)h;
             break;
         }
+        case 'D': delivery_path = optarg; break;
+        case 'E': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 0 || v > 3600) {
+                fprintf(stderr, "loyal serve: --deliver-every takes seconds, 0..3600\n");
+                return LY_EXIT_USAGE;
+            }
+            deliver_every = (int)v;
+            break;
+        }
         case 'h': fputs(serveHelp, stdout); return LY_EXIT_OK;
         default: fputs(serveHelp, stderr); return LY_EXIT_USAGE;
         }
@@ -215,9 +241,12 @@ int ly_cli_serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* The offers model is as fresh as the analytics. */
+    ho.offers_max_age = analyze_hours > 0 ? (int64_t)analyze_hours * 3600 : 0;
     ly_http *http;
     if (ly_http_start(svc, &ho, &http, &err) != LY_OK) {
         int code = ly__cli_fail("serve", &err);
@@ -230,6 +259,32 @@ int ly_cli_serve(int argc, char **argv)
     scheduler analyze = {.svc = svc, .tick = analyzeTick, .every = 600, .first = 5,
                          .analyze_hours = analyze_hours};
     if (analyze_hours > 0) schedulerStart(&analyze);
+    /* Delivery threads for the outbox (docs/delivery.md): apart from the HTTP workers, so
+     * a slow receiver never holds up a checkout. */
+    ly_delivery_config *delivery = NULL;
+    ly_delivery_worker *deliverer = NULL;
+    if (deliver_every > 0) {
+        const char *env = getenv("LOYAL_DELIVERY");
+        const char *path = delivery_path ? delivery_path : env && *env ? env : "delivery.json";
+        ly_err drc = ly_delivery_config_load(path, &delivery, &err);
+        if (drc == LY_OK)
+            drc = ly_delivery_worker_start(ly_service_store(svc), delivery, deliver_every,
+                                           &deliverer, &err);
+        if (drc == LY_OK) {
+            fprintf(stderr, "loyal serve: delivering the outbox (%s, %d threads)\n", path,
+                    delivery->threads);
+        } else if (drc == LY_ENOTFOUND && !delivery_path && !(env && *env)) {
+            fprintf(stderr, "loyal serve: no %s: the outbox is not delivered\n", path);
+        } else {
+            int code = ly__cli_fail("serve", &err);
+            schedulerStop(&maintain);
+            schedulerStop(&analyze);
+            ly_http_stop(http);
+            ly_delivery_config_free(delivery);
+            ly_service_close(svc);
+            return code;
+        }
+    }
 
     const ly_program *p = ly_service_program(svc);
     fprintf(stderr, "loyal serve: listening on http://%s:%d (program \"%s\" %s, database %s)\n",
@@ -241,14 +296,33 @@ int ly_cli_serve(int argc, char **argv)
     sa.sa_handler = onSignal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = onHangup;
+    sigaction(SIGHUP, &sa, NULL);
     sigset_t none;
     sigemptyset(&none);
-    while (!stopRequested) sigsuspend(&none);
+    while (!stopRequested) {
+        sigsuspend(&none);
+        if (!reloadRequested) continue;
+        /* SIGHUP: the program file again. A bad file is reported and the program in force
+         * stays; requests running keep the version they started with. */
+        reloadRequested = 0;
+        ly_program_info info;
+        ly_error_clear(&err);
+        if (ly_service_program_reload(svc, ly_os_now(), &info, &err) != LY_OK)
+            fprintf(stderr, "loyal serve: SIGHUP: %s%s%s (%s); program %s stays\n", err.field,
+                    err.field[0] ? ": " : "", err.message, err.code, info.previous[0] ? info.previous : "in force");
+        else
+            fprintf(stderr, "loyal serve: SIGHUP: program %s: %s (was %s)\n",
+                    info.replaced ? "replaced" : "unchanged", info.version, info.previous);
+        fflush(stderr);
+    }
 
     fprintf(stderr, "loyal serve: stopping\n");
     ly_http_stop(http);
     schedulerStop(&maintain);
     schedulerStop(&analyze);
+    ly_delivery_worker_stop(deliverer);
+    ly_delivery_config_free(delivery);
     ly_service_close(svc);
     return LY_EXIT_OK;
 }

@@ -317,6 +317,25 @@ typedef struct ly_effect {
     ly_rounding rounding;     /* of a percent or multiplier result */
 } ly_effect;
 
+/* ---- Rewards (coupons, referrals, limits and budgets; engineer R) ----
+ * The period of a rule's per-customer limit or an event's cap, in the program's local time:
+ * a calendar day, an ISO week (Monday to Sunday), a calendar month or year, or ever. */
+typedef enum ly_period {
+    LY_PERIOD_DAY = 0,
+    LY_PERIOD_WEEK,
+    LY_PERIOD_MONTH,
+    LY_PERIOD_YEAR,
+    LY_PERIOD_EVER
+} ly_period;
+/* "day", "week", "month", "year", "ever". */
+const char *ly_period_name(ly_period p);
+bool ly_period_parse(const char *s, ly_period *out);
+/* The key naming the period that contains local day `day` (days since 1970-01-01):
+ * "D2026-11-24", "W2026-48" (ISO week-year and week), "M2026-11", "Y2026", "E". buf needs
+ * 16 bytes. */
+void ly_period_key(ly_period p, int64_t day, char *buf, size_t size);
+/* ---- end rewards ---- */
+
 /* An earning or discount rule of the program. */
 typedef struct ly_rule {
     const char *id;           /* unique in the program; shown in results */
@@ -328,6 +347,11 @@ typedef struct ly_rule {
     ly_effect effect;
     ly_points cap_points;     /* most points the rule gives per receipt; 0 = no cap */
     ly_money cap_discount;    /* most money off it gives per receipt; 0 = no cap */
+    /* Rewards (engineer R): enforced by the service through ly_rule_gate_fn. */
+    int64_t limit_times;      /* most receipts per customer per limit_per; 0 = no limit */
+    ly_period limit_per;
+    ly_points budget_points;  /* campaign budget: points all receipts may get; 0 = none */
+    ly_money budget_discount; /* campaign budget: money off all receipts may get; 0 = none */
 } ly_rule;
 
 /* A loyalty program as the core sees it. Loaded from the program file by program/program.h.
@@ -362,6 +386,10 @@ typedef struct ly_program {
     size_t n_rules;
     bool uses_first_purchase;   /* some rule tests first_purchase */
     bool uses_facts;            /* some rule tests attributes or facts */
+    const struct ly_tiers *tiers; /* tiers and the club (program file "tiers", "club"), in mem;
+                                   * NULL when the program has neither (see "Tiers" below) */
+    const struct ly_rewards *rewards; /* coupons, referrals, bonuses, partners (engineer R,
+                                       * program/rewards.h), in mem; NULL = none */
     void *mem;                  /* owned memory (an ly_arena), or NULL */
 } ly_program;
 
@@ -640,5 +668,157 @@ typedef enum ly_entry_kind {
  * "merge_out", "merge_in". */
 const char *ly_entry_kind_name(ly_entry_kind k);
 bool ly_entry_kind_parse(const char *s, ly_entry_kind *out);
+
+/* ---------------------------------------------------------------------------------------
+ * Tiers (grades) and the closed club (core/tiers.c; program file "tiers" and "club",
+ * docs/program.md). Pure arithmetic over a customer's purchases by local day: the storage
+ * gives the purchases, the service writes the decisions.
+ *
+ * Days are local days of the program's calendar, counted from 1970-01-01 (ly_local_day).
+ * A purchase is a receipt of the customer: its day, the money paid for it net of what its
+ * returns gave back (spend), and whether it still counts as a receipt (some of it was not
+ * returned). Figures are sums over a range of days.
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum ly_tier_period {
+    LY_TIER_ROLLING = 0, /* the last window_days local days, today included */
+    LY_TIER_MONTH,       /* the calendar month, quarter or year of the day */
+    LY_TIER_QUARTER,
+    LY_TIER_YEAR
+} ly_tier_period;
+
+/* How a tier changes the earn rate of earn.rate_percent. */
+typedef enum ly_tier_earn {
+    LY_TIER_EARN_BASE = 0, /* the program's rate */
+    LY_TIER_EARN_REPLACE,  /* earn_bp instead of it */
+    LY_TIER_EARN_ADD       /* the program's rate plus earn_bp */
+} ly_tier_earn;
+
+/* A named benefit of a tier or of the club. A monetary one names the rule that gives it; a
+ * non-monetary one (early access, a personal stylist) is text shown on the profile. */
+typedef struct ly_benefit {
+    const char *id;
+    const char *name;
+    const char *text; /* may be NULL */
+    const char *rule; /* id of a rule of the program, or NULL */
+} ly_benefit;
+
+typedef struct ly_tier {
+    const char *id;        /* the fact "tier" has this value */
+    const char *name;
+    ly_money min_spend;    /* qualifying spend in the period; 0 = no spend requirement */
+    int64_t min_receipts;  /* receipts in the period; 0 = no count requirement */
+    bool need_all;         /* with both requirements: both (true) or either (false) */
+    ly_tier_earn earn;
+    int64_t earn_bp;       /* basis points, for REPLACE and ADD */
+    const ly_benefit *benefits;
+    size_t n_benefits;
+} ly_tier;
+
+/* The closed club: by rule (a least tier and figures over the last window_days), by
+ * invitation, or both. */
+typedef struct ly_club {
+    const char *name;
+    bool by_rule;          /* members are found by the rule below */
+    size_t min_tier;       /* index into tiers; 0 = any tier */
+    ly_money min_spend;    /* over the last window_days; 0 = none */
+    int64_t min_receipts;  /* 0 = none */
+    int window_days;       /* 1..3660 */
+    bool invitations;      /* an admin may invite members */
+    const ly_benefit *benefits;
+    size_t n_benefits;
+} ly_club;
+
+typedef struct ly_tiers {
+    ly_tier_period period;
+    int window_days;       /* ROLLING: 1..3660 */
+    int grace_days;        /* a tier no longer earned is kept this many days more; 0..3660 */
+    const ly_tier *tiers;  /* ordered, lowest first; tiers[0] has no requirement */
+    size_t n_tiers;        /* 0 when the program has a club but no tiers */
+    bool has_club;
+    ly_club club;
+} ly_tiers;
+
+typedef struct ly_tier_purchase {
+    int64_t day;        /* local day of the receipt */
+    ly_money spend;     /* paid, net of returns, >= 0 */
+    bool counts;        /* not wholly returned */
+} ly_tier_purchase;
+
+typedef struct ly_tier_figures {
+    ly_money spend;
+    int64_t receipts;
+} ly_tier_figures;
+
+#define LY_DAY_FOREVER INT64_MAX /* a tier that is never lost (the lowest) */
+#define LY_DAY_NEVER INT64_MIN   /* a tier that is not held */
+
+/* The local day containing t, and the instant the local day `day` starts (now: any instant,
+ * used as the calendar's anchor). */
+int64_t ly_local_day(const ly_calendar *cal, ly_time t);
+ly_time ly_local_day_start(const ly_calendar *cal, ly_time now, int64_t day);
+
+/* The qualification period containing day: [*first, *last] (rolling: the window_days days
+ * ending on day; calendar: the month, quarter or year). */
+void ly_tiers_period(const ly_tiers *t, int64_t day, int64_t *first, int64_t *last);
+
+/* The first day whose purchases ly_tiers_held_until and ly_tiers_decide may look at when
+ * evaluating on today (the period before, and the grace period). */
+int64_t ly_tiers_lookback(const ly_tiers *t, int64_t today);
+
+/* Sum of the purchases p[0..n) (any order) with day in [first, last]. */
+ly_tier_figures ly_tiers_figures(const ly_tier_purchase *p, size_t n, int64_t first, int64_t last);
+
+/* Whether figures meet the tier's requirements (the lowest tier always qualifies). */
+bool ly_tier_qualifies(const ly_tier *tier, ly_tier_figures f);
+
+/* The highest tier the figures qualify for (0 when none but the lowest). */
+size_t ly_tiers_best(const ly_tiers *t, ly_tier_figures f);
+
+/* The last local day tier idx is held as of today if nothing more is bought or returned
+ * (docs/program.md, "When tiers change"): rolling, the day before the first day on which
+ * the window no longer qualifies, plus grace_days; calendar, the end of the period after the
+ * last qualifying one, plus grace_days. LY_DAY_FOREVER for tier 0. When the tier does not
+ * qualify on any day the rule looks at: with has_since, the customer reached it on
+ * since_day and keeps it through since_day's period (calendar) or since_day - 1 (rolling),
+ * plus grace; without, LY_DAY_NEVER. p must be sorted by day. */
+int64_t ly_tiers_held_until(const ly_tiers *t, size_t idx, const ly_tier_purchase *p, size_t n,
+                            int64_t today, bool has_since, int64_t since_day);
+
+/* The tier a customer in tier cur (reached on since_day) is in on today: the best tier
+ * today's period qualifies for when that is higher (an upgrade); otherwise, when
+ * allow_downgrade and cur is no longer held (held_until < today), the highest lower tier
+ * still held, else tier 0; otherwise cur. */
+size_t ly_tiers_decide(const ly_tiers *t, size_t cur, int64_t since_day,
+                       const ly_tier_purchase *p, size_t n, int64_t today, bool allow_downgrade);
+
+/* What is missing to reach the next tier. */
+typedef struct ly_tier_progress {
+    bool has_next;         /* false in the top tier */
+    size_t next;
+    ly_tier_figures figures; /* of the current period */
+    int64_t first_day, last_day; /* the current period */
+    ly_money spend_more;   /* 0 when the next tier sets no spend, or it is met */
+    int64_t receipts_more; /* likewise for receipts */
+    bool need_all;         /* both are needed (true) or either (false) */
+    int64_t by_day;        /* the last day on which they still count as computed:
+                            * calendar, the period's last day; rolling, the day before the
+                            * earliest purchase in the window leaves it; LY_DAY_FOREVER
+                            * when the window is empty */
+} ly_tier_progress;
+
+void ly_tiers_progress(const ly_tiers *t, size_t cur, const ly_tier_purchase *p, size_t n,
+                       int64_t today, ly_tier_progress *out);
+
+/* The earn rate (basis points) of a customer in tier idx, given the program's rate. */
+int64_t ly_tier_earn_rate(const ly_tiers *t, size_t idx, int64_t base_bp);
+
+/* The index of the tier named id, or -1. */
+long ly_tiers_find(const ly_tiers *t, const char *id);
+
+/* Whether a customer in tier idx with purchases p (sorted by day) meets the club's rule on
+ * today. False when the club has no rule. */
+bool ly_club_qualifies(const ly_tiers *t, size_t idx, const ly_tier_purchase *p, size_t n,
+                       int64_t today);
 
 #endif /* LY_CORE_H */

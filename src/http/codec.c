@@ -284,7 +284,7 @@ bool ly__id_json_parse(const char *s, ly_id_kind *out)
 
 static const char *const checkoutKeys[] = {"receipt_id", "store", "channel", "cashier",
                                            "payment", "time", "customer", "redeem_points",
-                                           "total", "lines", NULL};
+                                           "total", "lines", "coupons", "partner", NULL};
 static const char *const lineKeys[] = {"sku", "name", "category", "brand", "qty", "price",
                                        "amount", NULL};
 static const char *const whoKeys[] = {"id", "card", "phone", "email", "qr", "external_id", NULL};
@@ -323,6 +323,30 @@ static ly_err decodeLine(const json_t *v, const char *path, ly_arena *a, ly_line
     return getInt(v, path, "amount", F_REQUIRED, 0, LY_AMOUNT_MAX, &l->amount, NULL, err);
 }
 
+/* "coupons": absent, null or a list of 1..20 codes (rewards; the service checks them). */
+static ly_err decodeCoupons(const json_t *root, ly_arena *a, ly_checkout *out, ly_error *err)
+{
+    json_t *v = json_object_get(root, "coupons");
+    if (!v || json_is_null(v)) return LY_OK;
+    if (!json_is_array(v)) return invalidType(err, "coupons", v, "an array of strings");
+    size_t n = json_array_size(v);
+    if (n > 20) return ly_error_set(err, LY_EINVAL, "invalid_value", "coupons", "at most 20 codes");
+    const char **codes = ly_arena_alloc(a, (n ? n : 1) * sizeof *codes);
+    if (!codes) return oom(err);
+    for (size_t i = 0; i < n; i++) {
+        fieldPath p;
+        json_t *x = json_array_get(v, i);
+        pathIndex(p, "coupons", i);
+        if (!json_is_string(x)) return invalidType(err, p, x, "a string");
+        if (!json_string_length(x) || json_string_length(x) > 64)
+            return ly_error_set(err, LY_EINVAL, "invalid_value", p, "must be 1 to 64 characters");
+        if (!(codes[i] = ly_arena_strdup(a, json_string_value(x)))) return oom(err);
+    }
+    out->coupons = codes;
+    out->n_coupons = n;
+    return LY_OK;
+}
+
 ly_err ly__decode_checkout(const json_t *root, const ly_calendar *cal, ly_time now,
                            ly_arena *a, ly_checkout *out, ly_error *err)
 {
@@ -348,6 +372,8 @@ ly_err ly__decode_checkout(const json_t *root, const ly_calendar *cal, ly_time n
     }
     TRY(decodeWho(root, a, &out->who, err));
     TRY(getInt(root, "", "redeem_points", 0, 0, LY_AMOUNT_MAX, &out->redeem, NULL, err));
+    TRY(getStr(root, "", "partner", F_NONEMPTY, LY_HTTP_ID_MAX, a, &out->partner, NULL, err));
+    TRY(decodeCoupons(root, a, out, err));
     TRY(getInt(root, "", "total", F_REQUIRED, 0, LY_AMOUNT_MAX, &r->total, NULL, err));
 
     json_t *lines = json_object_get(root, "lines");
@@ -434,7 +460,8 @@ ly_err ly__decode_return(const json_t *root, ly_arena *a, ly_return_request *out
  * ------------------------------------------------------------------------------------- */
 
 static const char *const profileKeys[] = {"card", "phone", "email", "external_id", "name",
-                                          "birth_date", "attributes", "store", "consent", NULL};
+                                          "birth_date", "attributes", "store", "consent",
+                                          "referral_code", NULL};
 static const char *const consentKeys[] = {"sms", "email", "push", NULL};
 
 /* A nullable text field of a profile: sets *set and *out as the mode wants. */
@@ -461,6 +488,10 @@ ly_err ly__decode_profile(const json_t *root, bool patch, ly_arena *a, ly_profil
                             "must be a calendar date, YYYY-MM-DD");
     TRY(profileText(root, "store", patch, LY_HTTP_ID_MAX, a, &out->set_enrolled_store,
                     &out->enrolled_store, err));
+    TRY(getStr(root, "", "referral_code", F_NONEMPTY, 32, a, &out->referral_code, NULL, err));
+    if (patch && out->referral_code)
+        return ly_error_set(err, LY_EINVAL, "invalid_field", "referral_code",
+                            "a referral code is given at enrolment only");
 
     json_t *attrs = json_object_get(root, "attributes");
     if (attrs && json_is_null(attrs)) {
@@ -751,6 +782,24 @@ json_t *ly__json_checkout(const ly_checkout *in, const ly_checkout_result *res,
         "lines", lines,
         "rules", jRulesApplied(p),
         "program_version", res->program_version ? res->program_version : "");
+    /* Rewards: the coupons and the partner, only when the receipt has them. */
+    if (v && res->n_coupons) {
+        json_t *cs = json_array();
+        for (size_t i = 0; cs && i < res->n_coupons; i++)
+            if (json_array_append_new(cs, json_pack("{s:s, s:s}", "code", res->coupons[i].code,
+                                                    "campaign", res->coupons[i].campaign)) != 0) {
+                json_decref(cs);
+                cs = NULL;
+            }
+        if (!cs || json_object_set_new(v, "coupons", cs) != 0) {
+            json_decref(v);
+            return NULL;
+        }
+    }
+    if (v && in->partner && json_object_set_new(v, "partner", json_string(in->partner)) != 0) {
+        json_decref(v);
+        return NULL;
+    }
     if (v && explain && json_object_set_new(v, "explain", jRulesExplained(p)) != 0) {
         json_decref(v);
         return NULL;

@@ -44,7 +44,7 @@ bool ly__id_json_parse(const char *s, ly_id_kind *out);
 /* A receipt for calculate or confirm:
  *   {"receipt_id", "store", "channel"?, "cashier"?, "payment"?, "time"?, "customer"?,
  *    "redeem_points"?, "total", "lines": [{"sku", "name"?, "category"?, "brand"?, "qty",
- *    "price", "amount"}]}
+ *    "price", "amount"}], "coupons"?: ["CODE", ...] (at most 20), "partner"?}
  * "customer" is null/absent (anonymous) or an object with exactly one of "card", "phone",
  * "email", "qr", "external_id" (strings) or "id" (integer). A missing "time" is now, at the
  * offset of cal at now. The receipt's consistency (sums, line rules) is left to
@@ -60,7 +60,8 @@ ly_err ly__decode_return(const json_t *root, ly_arena *a, ly_return_request *out
 
 /* A profile for enrolment (patch false) or a change (patch true):
  *   {"card"?, "phone"?, "email"?, "external_id"?, "name"?, "birth_date"?, "attributes"?,
- *    "store"?, "consent"?: {"sms"?, "email"?, "push"?: bool}}
+ *    "store"?, "consent"?: {"sms"?, "email"?, "push"?: bool}, "referral_code"? (enrolment
+ *    only)}
  * On enrolment null is the same as absent. On a change null (or "") clears name,
  * birth_date and store, an identifier given as null or "" is removed, and null attributes
  * become {}. */
@@ -109,7 +110,8 @@ json_t *ly__json_analytics(const ly_customer_analytics *a);
  * "rules" lists the rules that applied ({"id", "discount", "points"}); with explain,
  * "explain" lists every rule considered: {"id", "name", "priority", "exclusive", "applied",
  * "failed" (the setting that decided it, or null), "reason", "eligible_lines", "discount",
- * "points"}. */
+ * "points"}. A receipt with coupons adds "coupons": [{"code", "campaign"}], one at a
+ * partner "partner". */
 json_t *ly__json_checkout(const ly_checkout *in, const ly_checkout_result *res,
                           const ly_calendar *cal, bool confirmed, bool explain);
 

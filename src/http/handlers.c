@@ -5,6 +5,7 @@
  * operation rendered (on the writer thread, with the render* functions below) or stored.
  */
 #include "http/codec_internal.h"
+#include "engage/engage.h"
 #include "http/http_internal.h"
 #include "store/store.h"
 
@@ -236,8 +237,14 @@ void ly__handle_health(ly__req *r)
         ly__reply_error(r, &err);
         return;
     }
-    const ly_program *p = ly_service_program(r->http->svc);
-    ly__reply_json(r, 200, json_pack("{s:s, s:s, s:i}", "status", "ok", "program", p->version,
+    /* The program may be replaced meanwhile: read its version through a copy. */
+    const char *text;
+    ly_program_info info;
+    if (ly_service_program_get(r->http->svc, &r->arena, &text, &info, &err) != LY_OK) {
+        ly__reply_error(r, &err);
+        return;
+    }
+    ly__reply_json(r, 200, json_pack("{s:s, s:s, s:i}", "status", "ok", "program", info.version,
                                      "schema", ly_store_schema_version()));
 }
 
@@ -363,6 +370,17 @@ static void replyProfile(ly__req *r, const ly_customer *c)
         json_decref(o);
         o = NULL;
     }
+    /* Rewards: the member's referral code, when the program has referrals (rewards.c). */
+    if (o && !ly__rewards_profile(r, c, o)) {
+        json_decref(o);
+        o = NULL;
+    }
+    /* The tier with its progress, and the club (tiers.c). */
+    if (o && ly__tier_fields(r, c->id, o, &err) != LY_OK) {
+        json_decref(o);
+        replyServiceError(r, &err);
+        return;
+    }
     ly__reply_json(r, 200, o);
 }
 
@@ -447,7 +465,14 @@ void ly__handle_balance(ly__req *r)
         replyServiceError(r, &err);
         return;
     }
-    ly__reply_json(r, 200, ly__json_balance(&b, calendarOf(r)));
+    json_t *o = ly__json_balance(&b, calendarOf(r));
+    /* The tier with its progress, and the club (tiers.c). */
+    if (o && ly__tier_fields(r, b.customer_id, o, &err) != LY_OK) {
+        json_decref(o);
+        replyServiceError(r, &err);
+        return;
+    }
+    ly__reply_json(r, 200, o);
 }
 
 void ly__handle_ledger(ly__req *r)
@@ -479,6 +504,34 @@ void ly__handle_ledger(ly__req *r)
     }
     ly__reply_json(r, 200, json_pack("{s:o, s:o}", "entries", arr, "next_before",
                                      more ? json_integer((json_int_t)entries[n - 1].id) : json_null()));
+}
+
+#define OFFERS_LIMIT_DEFAULT 10
+#define OFFERS_LIMIT_MAX 100
+
+void ly__handle_offers(ly__req *r)
+{
+    static const char *const params[] = {"limit", NULL};
+    int64_t id, limit;
+    if (!customerIdOrReply(r, &id) || !queryOnlyOrReply(r, params) ||
+        !queryIntOrReply(r, "limit", 1, OFFERS_LIMIT_MAX, OFFERS_LIMIT_DEFAULT, &limit))
+        return;
+    ly_store *store = ly_service_store(r->http->svc);
+    ly_error err;
+    ly_error_clear(&err);
+    const ly_offers_model *m;
+    if (ly_offers_cache_acquire(r->http->offers, store, &m, &err) != LY_OK) {
+        replyServiceError(r, &err);
+        return;
+    }
+    ly_offer *offers;
+    size_t n;
+    int64_t answered;
+    ly_err rc = ly_offers_for_customer(store, m, id, (size_t)limit, &r->arena, &offers, &n, &answered, &err);
+    json_t *o = rc == LY_OK ? ly_offers_json(answered, ly_offers_today(m), m, offers, n) : NULL;
+    ly_offers_cache_release(r->http->offers, m);
+    if (rc != LY_OK) replyServiceError(r, &err);
+    else ly__reply_json(r, 200, o);
 }
 
 void ly__handle_qr(ly__req *r)

@@ -14,6 +14,7 @@ typedef struct ly_http_options {
     int port;           /* 0 picks a free port (see ly_http_port) */
     int threads;        /* worker threads; 0 = number of cores */
     size_t max_body;    /* largest request body in bytes; 0 = 1 MiB */
+    int64_t offers_max_age; /* seconds before the personal-offers model is rebuilt; 0 = 3600 */
 } ly_http_options;
 
 /* Starts serving. The server calls into s from its threads; s must outlive it. */

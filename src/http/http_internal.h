@@ -44,6 +44,19 @@ typedef enum ly__route_id {
     LY_ROUTE_QR,
     LY_ROUTE_MERGE,
     LY_ROUTE_ADJUST,
+    /* Rewards (engineer R; rewards.c) */
+    LY_ROUTE_EVENT,
+    LY_ROUTE_COUPON_GET,
+    LY_ROUTE_COUPON_CODES,
+    LY_ROUTE_REFERRALS,
+    /* Program replacement, tiers and the club (engineer T; tiers.c) */
+    LY_ROUTE_PROGRAM_GET,
+    LY_ROUTE_PROGRAM_PUT,
+    LY_ROUTE_TIER_GET,
+    LY_ROUTE_CLUB_MEMBERS,
+    LY_ROUTE_CLUB_INVITE,
+    LY_ROUTE_CLUB_REMOVE,
+    LY_ROUTE_OFFERS, /* personal offers (handlers.c) */
     LY_ROUTE_COUNT,
     LY_ROUTE_NONE = LY_ROUTE_COUNT /* no route matched: one more metrics slot */
 } ly__route_id;
@@ -101,6 +114,7 @@ struct ly_http {
     atomic_long ops;      /* operations submitted and not yet resumed */
     atomic_long active;   /* request contexts alive */
     ly__metrics metrics;
+    struct ly_offers_cache *offers; /* the personal-offers model, built on first use */
 };
 
 typedef enum ly__phase {
@@ -187,6 +201,28 @@ void ly__handle_ledger(ly__req *r);
 void ly__handle_qr(ly__req *r);
 void ly__handle_merge(ly__req *r);
 void ly__handle_adjust(ly__req *r);
+/* Rewards (engineer R; rewards.c) */
+void ly__handle_event(ly__req *r);
+void ly__handle_coupon_get(ly__req *r);
+void ly__handle_coupon_codes(ly__req *r);
+void ly__handle_referrals(ly__req *r);
+/* Adds the rewards' part of a profile ("referral_code" when the program has referrals) to
+ * the profile object o. False when out of memory. */
+bool ly__rewards_profile(ly__req *r, const ly_customer *c, json_t *o);
+
+/* Program replacement, tiers and the club (engineer T; tiers.c) */
+void ly__handle_program_get(ly__req *r);
+void ly__handle_program_put(ly__req *r);
+void ly__handle_tier_get(ly__req *r);
+void ly__handle_club_members(ly__req *r);
+void ly__handle_club_invite(ly__req *r);
+void ly__handle_club_remove(ly__req *r);
+/* Adds "tier" and "club" (null when the program has none) for the customer to o, the
+ * profile or the balance being answered. */
+ly_err ly__tier_fields(ly__req *r, int64_t customer_id, json_t *o, ly_error *err);
+
+/* Personal offers (handlers.c; engage.h) */
+void ly__handle_offers(ly__req *r);
 
 /* Counts what a finished operation did (confirmed receipts, returns) for /metrics. */
 void ly__handle_op_finished(ly__req *r);

@@ -7,6 +7,7 @@
  * "other"), so a scanner probing random paths cannot grow the output.
  */
 #include "http/http_internal.h"
+#include "engage/engage.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -163,6 +164,12 @@ char *ly__metrics_render(ly__metrics *m, ly_store *store, ly_arena *a)
             "loyal_store_commit_batch_size_sum %llu\n"
             "loyal_store_commit_batch_size_count %llu\n",
         (unsigned long long)cum, (unsigned long long)st.jobs, (unsigned long long)cum);
+
+    /* Delivery and the outbox (docs/delivery.md): messages by state, deliveries, failures,
+     * retries, dead letters, latency. */
+    char *delivery = ly_delivery_metrics_text(store);
+    if (delivery) add(&t, "%s", delivery);
+    free(delivery);
 
     char *out = NULL;
     if (!t.failed && t.s) out = ly_arena_strndup(a, t.s, t.len);

@@ -41,6 +41,32 @@ static const ly__route routes[LY_ROUTE_COUNT] = {
      LY_ROLE_ADMIN, ly__handle_merge},
     {LY_ROUTE_ADJUST, "POST", "/v1/customers/{id}/adjustments",
      "POST /v1/customers/{id}/adjustments", LY_ROLE_ADMIN, ly__handle_adjust},
+    /* Rewards (engineer R): custom events at the till or app, coupon campaigns for admins,
+     * a member's referrals. */
+    {LY_ROUTE_EVENT, "POST", "/v1/events", "POST /v1/events", LY_ROLE_POS, ly__handle_event},
+    {LY_ROUTE_COUPON_GET, "GET", "/v1/coupons/{id}", "GET /v1/coupons/{id}", LY_ROLE_ADMIN,
+     ly__handle_coupon_get},
+    {LY_ROUTE_COUPON_CODES, "POST", "/v1/coupons/{id}/codes", "POST /v1/coupons/{id}/codes",
+     LY_ROLE_ADMIN, ly__handle_coupon_codes},
+    {LY_ROUTE_REFERRALS, "GET", "/v1/customers/{id}/referrals", "GET /v1/customers/{id}/referrals",
+     LY_ROLE_POS, ly__handle_referrals},
+    /* Program replacement, tiers and the club (engineer T). Designated, so the table stays
+     * right whatever is added before them. */
+    [LY_ROUTE_PROGRAM_GET] = {LY_ROUTE_PROGRAM_GET, "GET", "/v1/program", "GET /v1/program",
+                              LY_ROLE_ADMIN, ly__handle_program_get},
+    [LY_ROUTE_PROGRAM_PUT] = {LY_ROUTE_PROGRAM_PUT, "PUT", "/v1/program", "PUT /v1/program",
+                              LY_ROLE_ADMIN, ly__handle_program_put},
+    [LY_ROUTE_TIER_GET] = {LY_ROUTE_TIER_GET, "GET", "/v1/customers/{id}/tier",
+                           "GET /v1/customers/{id}/tier", LY_ROLE_POS, ly__handle_tier_get},
+    [LY_ROUTE_CLUB_MEMBERS] = {LY_ROUTE_CLUB_MEMBERS, "GET", "/v1/club/members",
+                               "GET /v1/club/members", LY_ROLE_ADMIN, ly__handle_club_members},
+    [LY_ROUTE_CLUB_INVITE] = {LY_ROUTE_CLUB_INVITE, "POST", "/v1/club/members",
+                              "POST /v1/club/members", LY_ROLE_ADMIN, ly__handle_club_invite},
+    [LY_ROUTE_CLUB_REMOVE] = {LY_ROUTE_CLUB_REMOVE, "DELETE", "/v1/club/members/{id}",
+                              "DELETE /v1/club/members/{id}", LY_ROLE_ADMIN, ly__handle_club_remove},
+    /* Personal offers (engage/). */
+    [LY_ROUTE_OFFERS] = {LY_ROUTE_OFFERS, "GET", "/v1/customers/{id}/offers",
+                         "GET /v1/customers/{id}/offers", LY_ROLE_POS, ly__handle_offers},
 };
 
 const ly__route *ly__route_get(ly__route_id id)

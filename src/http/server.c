@@ -15,6 +15,7 @@
  * then stops MHD.
  */
 #include "http/codec_internal.h"
+#include "engage/engage.h"
 #include "http/http_internal.h"
 #include "os/os.h"
 
@@ -490,6 +491,12 @@ ly_err ly_http_start(ly_service *s, const ly_http_options *opt, ly_http **out, l
     ly_http *h = calloc(1, sizeof *h);
     if (!h) return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
     h->svc = s;
+    /* The offers model is rebuilt from the store once it is older than this. */
+    h->offers = ly_offers_cache_new(NULL, opt && opt->offers_max_age > 0 ? opt->offers_max_age : 3600);
+    if (!h->offers) {
+        free(h);
+        return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+    }
     h->max_body = opt && opt->max_body ? opt->max_body : DEFAULT_MAX_BODY;
     h->drain_max = h->max_body > SIZE_MAX / 8 ? SIZE_MAX : h->max_body * 8;
     if (h->drain_max < DRAIN_MIN) h->drain_max = DRAIN_MIN;
@@ -523,6 +530,7 @@ ly_err ly_http_start(ly_service *s, const ly_http_options *opt, ly_http **out, l
                                  MHD_OPTION_EXTERNAL_LOGGER, onLog, h,
                                  MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!h->daemon) {
+        ly_offers_cache_free(h->offers);
         free(h);
         return ly_error_set(err, LY_EIO, "listen_failed", "listen",
                             "cannot listen on %s:%d (in use, or not an address of this machine?)",
@@ -558,5 +566,6 @@ void ly_http_stop(ly_http *h)
     while (atomic_load(&h->active) > 0 && ly_os_usec() < deadline) sleepUsec(2000);
     MHD_stop_daemon(h->daemon);
     if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
+    ly_offers_cache_free(h->offers);
     free(h);
 }

@@ -1,11 +1,13 @@
 /*
- * csv.c - the streaming CSV reader (see csv.h): a byte-at-a-time state machine over a block
- * buffer, assembling each record's fields, NUL-terminated, in one reused buffer.
+ * csv.c - the streaming CSV reader (see csv.h): scans a block buffer for the bytes that
+ * matter (the delimiter, quotes, line ends, NUL) eight bytes at a time and copies the runs
+ * between them, NUL-terminated per field, into one reused record buffer.
  */
 #include "os/csv.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,12 +16,14 @@
 struct ly_csv {
     FILE *f;
     char delim;
-    unsigned char in[IN_BLOCK];
-    size_t in_pos, in_len;
     bool at_start; /* nothing read yet: a BOM may follow */
     bool ioerr;
+    unsigned char stop[256];  /* unquoted field: delimiter, CR, LF, NUL end a run */
+    unsigned char qstop[256]; /* quoted field: '"', CR, LF, NUL end a run */
+    unsigned char in[IN_BLOCK];
+    size_t in_pos, in_len;
 
-    char *rec; /* the record's fields, each NUL-terminated */
+    char *rec; /* the record's fields, each NUL-terminated; rec_cap + 1 bytes allocated */
     size_t rec_len, rec_cap;
     size_t *starts; /* offset of each field in rec */
     size_t n, starts_cap;
@@ -40,6 +44,8 @@ ly_csv *ly_csv_open(FILE *f, char delimiter)
     c->delim = delimiter;
     c->at_start = true;
     c->line = 1;
+    c->stop[(unsigned char)delimiter] = c->stop['\r'] = c->stop['\n'] = c->stop[0] = 1;
+    c->qstop['"'] = c->qstop['\r'] = c->qstop['\n'] = c->qstop[0] = 1;
     return c;
 }
 
@@ -89,37 +95,52 @@ static int fail(ly_csv *c, const char *fmt, ...)
     return -1;
 }
 
-/* Appends one byte to the record; false when the record is over its limit or memory ran
- * out (c->err says which). */
-static bool push(ly_csv *c, char ch)
+/* Makes room for n more bytes of the record (n <= LY_CSV_RECORD_MAX - rec_len); false when
+ * the record would pass its limit or memory ran out (c->err says which). */
+static bool room(ly_csv *c, size_t n)
 {
-    if (c->rec_len == c->rec_cap) {
-        if (c->rec_cap >= LY_CSV_RECORD_MAX) {
-            fail(c, "record longer than %d bytes", LY_CSV_RECORD_MAX);
-            return false;
-        }
-        size_t cap = c->rec_cap ? c->rec_cap * 2 : 4096;
-        if (cap > LY_CSV_RECORD_MAX) cap = LY_CSV_RECORD_MAX;
-        char *p = realloc(c->rec, cap + 1); /* +1: room for the last NUL at the limit */
-        if (!p) {
-            fail(c, "out of memory");
-            return false;
-        }
-        c->rec = p;
-        c->rec_cap = cap;
+    if (c->rec_len + n <= c->rec_cap) return true;
+    if (c->rec_len + n > LY_CSV_RECORD_MAX) {
+        fail(c, "record longer than %d bytes", LY_CSV_RECORD_MAX);
+        return false;
     }
+    size_t cap = c->rec_cap ? c->rec_cap * 2 : 4096;
+    while (cap < c->rec_len + n) cap *= 2;
+    if (cap > LY_CSV_RECORD_MAX) cap = LY_CSV_RECORD_MAX;
+    char *p = realloc(c->rec, cap + 1); /* +1: room for the last NUL at the limit */
+    if (!p) {
+        fail(c, "out of memory");
+        return false;
+    }
+    c->rec = p;
+    c->rec_cap = cap;
+    return true;
+}
+
+static inline bool append(ly_csv *c, const unsigned char *p, size_t n)
+{
+    if (!room(c, n)) return false;
+    memcpy(c->rec + c->rec_len, p, n);
+    c->rec_len += n;
+    return true;
+}
+
+static inline bool push(ly_csv *c, char ch)
+{
+    if (c->rec_len == c->rec_cap && !room(c, 1)) return false;
     c->rec[c->rec_len++] = ch;
     return true;
 }
 
 static bool startField(ly_csv *c)
 {
-    if (c->n == LY_CSV_FIELDS_MAX) {
-        fail(c, "more than %d fields", LY_CSV_FIELDS_MAX);
-        return false;
-    }
     if (c->n == c->starts_cap) {
+        if (c->n == LY_CSV_FIELDS_MAX) {
+            fail(c, "more than %d fields", LY_CSV_FIELDS_MAX);
+            return false;
+        }
         size_t cap = c->starts_cap ? c->starts_cap * 2 : 32;
+        if (cap > LY_CSV_FIELDS_MAX) cap = LY_CSV_FIELDS_MAX;
         size_t *p = realloc(c->starts, cap * sizeof *p);
         if (!p) {
             fail(c, "out of memory");
@@ -132,10 +153,11 @@ static bool startField(ly_csv *c)
     return true;
 }
 
-static bool endField(ly_csv *c)
+/* Ends a field with its NUL; the record's last NUL may take the byte kept past the limit. */
+static inline bool endField(ly_csv *c, bool last)
 {
-    if (c->rec_len == c->rec_cap && c->rec_cap == LY_CSV_RECORD_MAX) {
-        c->rec[c->rec_len++] = '\0'; /* the +1 reserved by push */
+    if (last && c->rec_len == LY_CSV_RECORD_MAX && c->rec_cap == LY_CSV_RECORD_MAX) {
+        c->rec[c->rec_len++] = '\0';
         return true;
     }
     return push(c, '\0');
@@ -161,9 +183,93 @@ static void lineEnd(ly_csv *c, int ch)
     c->line++;
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* The high bit of each zero byte of x; the lowest one set is exactly the first zero byte
+ * (above it, borrows may flag others). */
+static inline uint64_t zeroBytes(uint64_t x)
+{
+    return (x - ONES) & ~x & HIGHS;
+}
+
+/* The first byte in [p, e) marked in stop; the marked bytes are 0 and the three given
+ * broadcast in b1, b2, b3 (one byte repeated eight times). */
+static inline const unsigned char *firstStop(const unsigned char *p, const unsigned char *e,
+                                             const unsigned char *stop, uint64_t b1,
+                                             uint64_t b2, uint64_t b3)
+{
+    while (e - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t m = zeroBytes(w) | zeroBytes(w ^ b1) | zeroBytes(w ^ b2) | zeroBytes(w ^ b3);
+        if (m) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* bytes below the lowest flagged one, counted: (lowest bit >> 7) - 1 has 0xff
+             * in each of them */
+            uint64_t below = (((m & (~m + 1)) >> 7) - 1) & ONES;
+            return p + ((below * ONES) >> 56);
+#else
+            break;
+#endif
+        }
+        p += 8;
+    }
+    while (p < e && !stop[*p]) p++;
+    return p;
+}
+
+/* Copies bytes of the input up to the first one marked in stop (the bytes b1..b3 and NUL),
+ * which is consumed and returned (EOF at the end of the input); -2 when the record grew
+ * past its limit. */
+static int scanRun(ly_csv *c, const unsigned char *stop, unsigned char b1, unsigned char b2,
+                   unsigned char b3)
+{
+    uint64_t w1 = b1 * ONES, w2 = b2 * ONES, w3 = b3 * ONES;
+    for (;;) {
+        if (c->in_pos == c->in_len && !refill(c)) return EOF;
+        const unsigned char *p = c->in + c->in_pos, *e = c->in + c->in_len;
+        const unsigned char *q = firstStop(p, e, stop, w1, w2, w3);
+        if (q > p && !append(c, p, (size_t)(q - p))) return -2;
+        if (q < e) {
+            c->in_pos = (size_t)(q - c->in) + 1;
+            return *q;
+        }
+        c->in_pos = c->in_len;
+    }
+}
+
+/* Reads the rest of a quoted field (its opening quote consumed). 0, or -1 with c->err. */
+static int quotedField(ly_csv *c)
+{
+    long quote_line = c->line;
+    for (;;) {
+        int ch = scanRun(c, c->qstop, '"', '\r', '\n');
+        if (ch == -2) return -1;
+        if (ch == EOF) {
+            if (c->ioerr) return fail(c, "read error");
+            return fail(c, "the quoted field %zu opened on line %ld is not closed by the end "
+                           "of the input", c->n, quote_line);
+        }
+        if (ch == 0) return fail(c, "NUL byte in the input (is this a text file?)");
+        if (ch == '"') {
+            if (peekb(c) != '"') return 0;
+            c->in_pos++;
+            if (!push(c, '"')) return -1;
+            continue;
+        }
+        /* a line end inside the quotes is part of the field */
+        if (!push(c, (char)ch)) return -1;
+        if (ch == '\r' && peekb(c) == '\n') {
+            c->in_pos++;
+            if (!push(c, '\n')) return -1;
+        }
+        c->line++;
+    }
+}
+
 int ly_csv_next(ly_csv *c)
 {
-    enum { FIELD_START, UNQUOTED, QUOTED, AFTER_QUOTE } st = FIELD_START;
     c->rec_len = 0;
     c->n = 0;
     for (;;) { /* skip empty lines */
@@ -177,63 +283,29 @@ int ly_csv_next(ly_csv *c)
         lineEnd(c, ch);
     }
     c->rec_line = c->line;
-    if (!startField(c)) return -1;
-    long quote_line = 0;
-    for (;;) {
-        int ch = getb(c);
-        if (ch == 0) return fail(c, "NUL byte in the input (is this a text file?)");
-        switch (st) {
-        case FIELD_START:
-            if (ch == '"') {
-                st = QUOTED;
-                quote_line = c->line;
-                continue;
-            }
-            st = UNQUOTED;
-            /* fall through */
-        case UNQUOTED:
-        case AFTER_QUOTE:
-            if (ch == EOF || ch == '\r' || ch == '\n') {
-                if (c->ioerr) return fail(c, "read error");
-                if (ch != EOF) lineEnd(c, ch);
-                if (!endField(c)) return -1;
-                return finish(c);
-            }
-            if (ch == (unsigned char)c->delim) {
-                if (!endField(c) || !startField(c)) return -1;
-                st = FIELD_START;
-                continue;
-            }
-            if (st == AFTER_QUOTE)
+    for (;;) { /* one field a turn */
+        if (!startField(c)) return -1;
+        int ch;
+        if (peekb(c) == '"') {
+            c->in_pos++;
+            if (quotedField(c) < 0) return -1;
+            ch = getb(c);
+            if (ch != EOF && ch != '\r' && ch != '\n' && ch != 0 && ch != (unsigned char)c->delim)
                 return fail(c, "unexpected '%c' after the closing quote of field %zu%s", ch, c->n,
                             c->line != c->rec_line ? " (the quoted field spans lines)" : "");
-            if (!push(c, (char)ch)) return -1;
-            continue;
-        case QUOTED:
-            if (ch == EOF) {
-                if (c->ioerr) return fail(c, "read error");
-                return fail(c, "the quoted field %zu opened on line %ld is not closed by the end "
-                               "of the input", c->n, quote_line);
-            }
-            if (ch == '"') {
-                if (peekb(c) == '"') {
-                    c->in_pos++;
-                    if (!push(c, '"')) return -1;
-                } else {
-                    st = AFTER_QUOTE;
-                }
-                continue;
-            }
-            if (!push(c, (char)ch)) return -1;
-            if (ch == '\r' || ch == '\n') {
-                if (ch == '\r' && peekb(c) == '\n') {
-                    c->in_pos++;
-                    if (!push(c, '\n')) return -1;
-                }
-                c->line++;
-            }
+        } else {
+            ch = scanRun(c, c->stop, (unsigned char)c->delim, '\r', '\n');
+            if (ch == -2) return -1;
+        }
+        if (ch == 0) return fail(c, "NUL byte in the input (is this a text file?)");
+        if (ch == (unsigned char)c->delim) {
+            if (!endField(c, false)) return -1;
             continue;
         }
+        if (ch == EOF && c->ioerr) return fail(c, "read error");
+        if (ch != EOF) lineEnd(c, ch);
+        if (!endField(c, true)) return -1;
+        return finish(c);
     }
 }
 

@@ -6,6 +6,8 @@
  * known: a misspelt key is an error that names its path, not a silently ignored setting.
  */
 #include "program/program.h"
+#include "program/rewards.h"
+#include "program/program_internal.h"
 #include "os/os.h"
 
 #include <jansson.h>
@@ -485,7 +487,7 @@ static ly_err parseEffect(json_t *o, const char *rp, ly_program *p, ly_effect *e
 static ly_err parseRule(json_t *o, size_t index, ly_program *p, ly_rule *r, ly_error *err)
 {
     static const char *const keys[] = {"id", "name", "priority", "exclusive", "conditions",
-                                       "effect", "cap", NULL};
+                                       "effect", "cap", "limit", "budget", NULL};
     char rp[64], q[192];
     snprintf(rp, sizeof rp, "rules[%zu]", index);
     memset(r, 0, sizeof *r);
@@ -527,6 +529,7 @@ static ly_err parseRule(json_t *o, size_t index, ly_program *p, ly_rule *r, ly_e
         }
     }
 #undef SUB
+    TRY(ly__program_rule_rewards(o, rp, p, r, err)); /* limit, budget (program/rewards.c) */
     return ly_rule_validate(r, err);
 }
 
@@ -634,7 +637,12 @@ static ly_err parsePoints(json_t *o, ly_program *p, ly_error *err)
 static ly_err parseRoot(json_t *root, ly_program *p, ly_error *err)
 {
     static const char *const keys[] = {"name", "version", "currency", "minor_units", "time_zone",
-                                       "phone", "earn", "points", "rules", NULL};
+                                       "phone", "earn", "points", "rules",
+                                       /* program/rewards.c */
+                                       "coupons", "referrals", "welcome", "birthday", "events",
+                                       "partners",
+                                       /* program/tiers.c */
+                                       "tiers", "club", NULL};
     TRY(needObject(root, "", err));
     TRY(onlyKeys(root, "", keys, err));
     void *mem = p->mem;
@@ -683,6 +691,9 @@ static ly_err parseRoot(json_t *root, ly_program *p, ly_error *err)
     TRY(parseEarn(json_object_get(root, "earn"), p, err));
     TRY(parsePoints(json_object_get(root, "points"), p, err));
     if ((v = json_object_get(root, "rules"))) TRY(parseRules(v, p, err));
+    TRY(ly__program_rewards_parse(root, p, err)); /* after the rules: coupons name theirs */
+    /* after the rules: benefits name theirs (program/tiers.c) */
+    TRY(ly__program_tiers(json_object_get(root, "tiers"), json_object_get(root, "club"), p, err));
     return ly_program_validate(p, err);
 }
 

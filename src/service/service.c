@@ -9,6 +9,8 @@
  */
 #include "service/service.h"
 #include "os/os.h"
+#include "service/service_internal.h"
+#include "service/rewards_internal.h"
 #include "program/program.h"
 
 #include <jansson.h>
@@ -18,27 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AUTH_CACHE_SIZE 64
+#define AUTH_CACHE_SIZE LY__AUTH_CACHE_SIZE
 #define AUTH_CACHE_SECONDS 30
 #define MERGE_HOPS_MAX 16
 #define QR_TOKEN_LEN 32
 #define FACTS_MAX 256          /* facts about one customer offered to the rules */
 #define FIRST_PURCHASE_PAGES 20 /* ledger pages of 200 scanned for an earlier receipt */
 
-typedef struct authEntry {
-    uint8_t hash[32];
-    ly_role role;
-    uint64_t until_usec;
-} authEntry;
-
-struct ly_service {
-    ly_program program;
-    ly_calendar cal;
-    ly_store *store;
-    pthread_mutex_t auth_mu;
-    authEntry auth[AUTH_CACHE_SIZE];
-    unsigned auth_next;
-};
+/* struct ly_service is in service_internal.h: the program is reference-counted there
+ * (versions.c), so code here reads it through the `prog` it was given, never s->cur. */
+typedef ly__auth_entry authEntry;
 
 #define TRY(x) do { ly_err try_rc = (x); if (try_rc != LY_OK) return try_rc; } while (0)
 
@@ -53,14 +44,19 @@ ly_err ly_service_open(const ly_service_options *opt, ly_service **out, ly_error
         return ly_error_set(err, LY_EINTERNAL, "crypto_init_failed", NULL, "libsodium failed to start");
     ly_service *s = calloc(1, sizeof *s);
     if (!s) return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
-    ly_err rc = ly_program_load(opt->program_path, &s->program, err);
-    if (rc == LY_OK) rc = ly_os_calendar(s->program.time_zone, &s->cal, err);
+    pthread_mutex_init(&s->prog_mu, NULL);
+    pthread_mutex_init(&s->replace_mu, NULL);
+    ly_err rc = ly__program_open(s, opt->program_path, err);
     if (rc == LY_OK) {
         ly_store_options so = {.path = opt->db_path, .sync = opt->sync, .batch_max = opt->batch_max};
         rc = ly_store_open(&so, &s->store, err);
     }
+    if (rc == LY_OK) rc = ly__program_record(s, ly_os_now(), err);
     if (rc != LY_OK) {
-        ly_program_free(&s->program);
+        ly_store_close(s->store);
+        ly__program_close(s);
+        pthread_mutex_destroy(&s->prog_mu);
+        pthread_mutex_destroy(&s->replace_mu);
         free(s);
         return rc;
     }
@@ -74,11 +70,13 @@ void ly_service_close(ly_service *s)
     if (!s) return;
     ly_store_close(s->store);
     pthread_mutex_destroy(&s->auth_mu);
-    ly_program_free(&s->program);
+    ly__program_close(s);
+    pthread_mutex_destroy(&s->prog_mu);
+    pthread_mutex_destroy(&s->replace_mu);
     free(s);
 }
 
-const ly_program *ly_service_program(const ly_service *s) { return &s->program; }
+const ly_program *ly_service_program(const ly_service *s) { return &s->cur->p; }
 const ly_calendar *ly_service_calendar(const ly_service *s) { return &s->cal; }
 ly_store *ly_service_store(ly_service *s) { return s->store; }
 
@@ -184,7 +182,7 @@ ly_err ly_service_key_create(ly_service *s, ly_role role, const char *label, cha
 static ly_err normalizeId(const ly_service *s, ly_id_kind kind, const char *raw, char *out,
                           size_t size, ly_error *err)
 {
-    ly_err rc = ly_id_normalize(kind, raw, s->program.phone_country, s->program.phone_trunk,
+    ly_err rc = ly_id_normalize(kind, raw, s->phone_country, s->phone_trunk,
                                 out, size, err);
     if (rc != LY_OK && err && !err->field[0])
         snprintf(err->field, sizeof err->field, "%s", ly_id_kind_name(kind));
@@ -217,6 +215,12 @@ static ly_err resolveWho(const ly_service *s, ly_db *db, const ly_who *who, ly_a
         id = out->merged_into;
     }
     return ly_error_set(err, LY_EINTERNAL, "merge_loop", NULL, "merge chain too long");
+}
+
+ly_err ly__service_resolve(ly_service *s, ly_db *db, const ly_who *who, ly_arena *a,
+                           ly_customer *out, ly_error *err)
+{
+    return resolveWho(s, db, who, a, out, err);
 }
 
 ly_err ly_service_customer_get(ly_service *s, const ly_who *who, ly_arena *a, ly_customer *out,
@@ -324,9 +328,9 @@ static ly_err walletNewLot(ly_db *db, wallet *w, ly_entry_kind source, ly_points
     return LY_OK;
 }
 
-static ly_time expiryFrom(const ly_service *s, ly_time active_at)
+static ly_time expiryFrom(const ly_service *s, const ly_program *prog, ly_time active_at)
 {
-    return s->program.expiry_days ? s->cal.day_end(&s->cal, active_at, s->program.expiry_days) : 0;
+    return prog->expiry_days ? s->cal.day_end(&s->cal, active_at, prog->expiry_days) : 0;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -462,13 +466,13 @@ static ly_err priorReceipts(ly_db *db, int64_t customer_id, ly_arena *a, int64_t
  * the facts, each only when some rule of the program asks for it. Facts: the attributes,
  * and the latest analytics run's rfm_cell, segment, status and loyalty. Per-customer limits
  * and campaign budgets will plug in here as in->gate once their counters are stored. */
-static ly_err ruleInputs(ly_service *s, ly_db *db, const ly_customer *c, ly_arena *a,
-                         ly_price_input *in, ly_error *err)
+static ly_err ruleInputs(ly_service *s, const ly_program *prog, ly_db *db, const ly_customer *c,
+                         ly_arena *a, ly_price_input *in, ly_error *err)
 {
     if (!c) return LY_OK;
     in->identified = true;
-    if (s->program.uses_first_purchase) TRY(priorReceipts(db, c->id, a, &in->prior_receipts, err));
-    if (!s->program.uses_facts) return LY_OK;
+    if (prog->uses_first_purchase) TRY(priorReceipts(db, c->id, a, &in->prior_receipts, err));
+    if (!prog->uses_facts) return LY_OK;
     factList f = {ly_arena_alloc(a, FACTS_MAX * sizeof(ly_fact)), 0};
     if (!f.v) return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
     json_t *attrs = json_loads(c->attributes ? c->attributes : "{}", 0, NULL);
@@ -486,6 +490,8 @@ static ly_err ruleInputs(ly_service *s, ly_db *db, const ly_customer *c, ly_aren
         return rc;
     }
     ly_error_clear(err);
+    /* The tier and club membership (tiers.c). */
+    TRY(ly__tiers_facts(s, db, prog, c->id, a, f.v, &f.n, FACTS_MAX, err));
     in->facts = f.v;
     in->n_facts = f.n;
     return LY_OK;
@@ -514,19 +520,23 @@ static void noPoints(ly_pricing *p, size_t n_lines)
 /* Prices a checkout against a wallet and applies it to the wallet in memory: the shared
  * heart of calculate (which then throws the wallet away) and confirm (which saves it).
  * With db set, lots and entries are written. w may be NULL for an anonymous receipt. */
-static ly_err checkoutApply(ly_service *s, ly_db *db, const ly_checkout *in, wallet *w,
-                            ly_price_input *pin, ly_time now, ly_arena *a,
+static ly_err checkoutApply(ly_service *s, const ly_program *prog, ly_db *db,
+                            const ly_checkout *in, wallet *w, ly_price_input *pin, ly_time now,
+                            ly_arena *a,
                             ly_checkout_result *out, ly_time *redeemed_expiry, int64_t *lot_id,
                             ly_error *err)
 {
     const ly_receipt *r = &in->receipt;
     out->pricing.lines = ly_arena_alloc(a, (r->n_lines ? r->n_lines : 1) * sizeof(ly_line_price));
     out->pricing.line_rules = ly_arena_alloc(a, (r->n_lines ? r->n_lines : 1) * sizeof(ly_line_rules));
-    out->pricing.rules = ly_arena_alloc(a, (s->program.n_rules ? s->program.n_rules : 1) *
+    out->pricing.rules = ly_arena_alloc(a, (prog->n_rules ? prog->n_rules : 1) *
                                                sizeof(ly_rule_result));
     if (!out->pricing.lines || !out->pricing.line_rules || !out->pricing.rules)
         return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
-    out->program_version = s->program.version;
+    /* A copy: the result may outlive the caller's reference to the program. */
+    out->program_version = ly_arena_strdup(a, prog->version);
+    if (!out->program_version)
+        return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
     *redeemed_expiry = 0;
     *lot_id = 0;
     ly_points available = w && !in->no_points ? w->acc.available : 0;
@@ -535,12 +545,20 @@ static ly_err checkoutApply(ly_service *s, ly_db *db, const ly_checkout *in, wal
         return ly_error_set(err, LY_EUNPROCESSABLE, "customer_required", "redeem_points",
                             "points can only be redeemed by an identified customer");
     /* A history import stores what happened: no rule reprices it. */
-    ly_program flat = s->program;
+    ly_program flat = *prog;
     if (in->no_points) flat.n_rules = 0;
+    /* A customer's tier may set their earn rate (tiers.c). */
+    if (w && prog->tiers) {
+        ly_db *rdb = db ? db : ly_store_reader(s->store, err);
+        if (!rdb) return LY_EIO;
+        TRY(ly__tiers_earn_rate(rdb, prog, w->customer_id, &flat.earn_rate_bp, err));
+    }
+    /* A receipt at a coalition partner earns at the partner's rate (rewards.c). */
+    ly__rw_earn_rate(prog, in, &flat.earn_rate_bp);
     pin->available = available;
     pin->redeem = redeem;
     TRY(ly_receipt_price(&flat, r, pin, &out->pricing, err));
-    ly_lot_schedule(&s->program, &s->cal, r->time, &out->points_active_at, &out->points_expire_at);
+    ly_lot_schedule(prog, &s->cal, r->time, &out->points_active_at, &out->points_expire_at);
     if (in->no_points) {
         noPoints(&out->pricing, r->n_lines);
         out->pricing.max_redeem = 0;
@@ -575,8 +593,9 @@ static ly_err checkoutApply(ly_service *s, ly_db *db, const ly_checkout *in, wal
     return LY_OK;
 }
 
-ly_err ly_service_calculate(ly_service *s, const ly_checkout *in, ly_time now, ly_arena *a,
-                            ly_checkout_result *out, ly_error *err)
+/* Calculate proper, with the program version the request took when it started. */
+static ly_err calculateWith(ly_service *s, const ly_program *prog, const ly_checkout *in,
+                            ly_time now, ly_arena *a, ly_checkout_result *out, ly_error *err)
 {
     memset(out, 0, sizeof *out);
     TRY(ly_receipt_validate(&in->receipt, err));
@@ -592,10 +611,23 @@ ly_err ly_service_calculate(ly_service *s, const ly_checkout *in, ly_time now, l
         pw = &w;
     }
     ly_price_input pin = {0};
-    TRY(ruleInputs(s, db, out->customer, a, &pin, err));
+    TRY(ruleInputs(s, prog, db, out->customer, a, &pin, err));
+    /* Coupons are checked, not consumed; rule limits are read, not counted (rewards.c). */
+    ly__rw *rw;
+    TRY(ly__rw_before(s, prog, db, in, out->customer, a, &pin, &rw, err));
     ly_time redeemed_expiry;
     int64_t lot_id;
-    return checkoutApply(s, NULL, in, pw, &pin, now, a, out, &redeemed_expiry, &lot_id, err);
+    TRY(checkoutApply(s, prog, NULL, in, pw, &pin, now, a, out, &redeemed_expiry, &lot_id, err));
+    return ly__rw_after(rw, in, a, out, err);
+}
+
+ly_err ly_service_calculate(ly_service *s, const ly_checkout *in, ly_time now, ly_arena *a,
+                            ly_checkout_result *out, ly_error *err)
+{
+    ly_program_ref *ref = ly__program_acquire(s);
+    ly_err rc = calculateWith(s, &ref->p, in, now, a, out, err);
+    ly__program_release(s, ref);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -650,6 +682,7 @@ static ly_err opConfirm(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
 {
     const ly_checkout *in = &op->in.confirm;
     ly_checkout_result *out = &op->out.confirm;
+    const ly_program *prog = &op->prog_->p;
     memset(out, 0, sizeof *out);
     if (!in->receipt.receipt_id || !*in->receipt.receipt_id)
         return ly_error_set(err, LY_EINVAL, "missing_field", "receipt_id", "is required");
@@ -682,10 +715,13 @@ static ly_err opConfirm(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
         id_kind = in->who.customer_id > 0 ? LY_ID_KIND_COUNT : in->who.kind;
     }
     ly_price_input pin = {0};
-    if (!in->no_points) TRY(ruleInputs(s, db, out->customer, op->arena, &pin, err));
+    if (!in->no_points) TRY(ruleInputs(s, prog, db, out->customer, op->arena, &pin, err));
+    /* Coupons and rule limits, checked again here inside the job (rewards.c). */
+    ly__rw *rw;
+    TRY(ly__rw_before(s, prog, db, in, out->customer, op->arena, &pin, &rw, err));
     ly_stored_receipt sr;
     memset(&sr, 0, sizeof sr);
-    TRY(checkoutApply(s, db, in, pw, &pin, op->now, op->arena, out, &sr.redeemed_expiry,
+    TRY(checkoutApply(s, prog, db, in, pw, &pin, op->now, op->arena, out, &sr.redeemed_expiry,
                       &sr.lot_id, err));
     if (!pw) {
         /* Nothing is credited without a customer: the receipt records what was earned. */
@@ -694,6 +730,7 @@ static ly_err opConfirm(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
         TRY(walletSave(db, &w, err));
         out->customer->account = w.acc;
     }
+    TRY(ly__rw_after(rw, in, op->arena, out, err));
     op->status = 201;
     TRY(render(op, err));
 
@@ -703,11 +740,16 @@ static ly_err opConfirm(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     sr.pricing = out->pricing;
     sr.returned = ly_arena_alloc(op->arena, (in->receipt.n_lines ? in->receipt.n_lines : 1) * sizeof(ly_qty));
     if (!sr.returned) return oom(err);
-    sr.program_version = s->program.version;
+    sr.program_version = prog->version;
     memcpy(sr.request_hash, op->request_hash, 32);
     sr.response = op->response ? op->response : "";
     sr.created_at = op->now;
-    return ly_db_receipt_insert(db, &sr, err);
+    TRY(ly_db_receipt_insert(db, &sr, err));
+    /* Rule uses, budgets, coupons, partner figures, a referral's purchase (rewards.c). */
+    TRY(ly__rw_confirmed(s, prog, db, rw, in, out, op->now, err));
+    /* An upgrade happens as soon as the receipt qualifies, in the same job (tiers.c). */
+    if (pw && prog->tiers) TRY(ly__tiers_after_confirm(s, db, prog, w.customer_id, op->now, err));
+    return LY_OK;
 }
 
 /* Works out which lines and quantities a return request takes back; fills ret->lines. */
@@ -836,8 +878,13 @@ static ly_err opReturn(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
             size_t own = SIZE_MAX;
             for (size_t i = 0; i < w.n; i++)
                 if (rcpt->lot_id && w.lots[i].id == rcpt->lot_id) own = i;
+            /* The debt policy is the one of the version that priced the receipt. */
+            ly_program_ref *priced = NULL;
+            TRY(ly__program_version(s, db, rcpt->program_version, &priced, err));
+            ly_debt_policy policy = priced ? priced->p.debt_policy : op->prog_->p.debt_policy;
+            ly__program_release(s, priced);
             ly_delta d = ly_ledger_take_back(&w.acc, w.lots, w.n, own, ret->points_taken,
-                                             s->program.debt_policy, &ret->points_forgiven);
+                                             policy, &ret->points_forgiven);
             TRY(entryWrite(db, c.id, LY_ENTRY_RETURN, d, rcpt->lot_id, rcpt->receipt.receipt_id,
                            in->return_id, NULL,
                            ret->points_forgiven ? ly_arena_printf(op->arena, "%lld points forgiven",
@@ -864,6 +911,8 @@ static ly_err opReturn(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
         op->out.ret.after = w.acc;
     }
     TRY(ly_db_receipt_returned(db, rcpt, err));
+    /* Partner figures; a full return gives back rule uses and coupons (rewards.c). */
+    TRY(ly__rw_returned(s, &op->prog_->p, db, rcpt, ret, op->now, err));
     op->status = 201;
     TRY(render(op, err));
     memcpy(ret->request_hash, op->request_hash, 32);
@@ -939,11 +988,15 @@ static ly_err opCreate(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     c.attributes = "{}";
     c.enrolled_at = op->now;
     for (int ch = 0; ch < LY_CH_COUNT; ch++) c.consent[ch].state = -1;
+    /* The referrer, checked before the newcomer's identifiers exist (rewards.c). */
+    int64_t referrer = 0;
+    TRY(ly__rw_enrol_check(s, &op->prog_->p, db, &op->in.create, &referrer, err));
     TRY(ly_db_customer_insert(db, &c, err));
     TRY(applyProfile(db, &c, &op->in.create, op->now, err));
     TRY(ly_db_customer_update(db, &c, err));
     TRY(applyIds(s, db, c.id, &op->in.create, op->now, op->arena, err));
     TRY(newQr(db, c.id, op->now, err));
+    TRY(ly__rw_enrolled(s, op, db, c.id, referrer, err)); /* referral link, welcome bonus */
     TRY(reload(db, c.id, op, err));
     op->status = 201;
     TRY(render(op, err));
@@ -958,6 +1011,7 @@ static ly_err opPatch(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     TRY(applyProfile(db, &c, &op->in.patch.profile, op->now, err));
     TRY(ly_db_customer_update(db, &c, err));
     TRY(applyIds(s, db, c.id, &op->in.patch.profile, op->now, op->arena, err));
+    TRY(ly__rw_profile_changed(s, op, db, c.id, err)); /* welcome bonus on consent */
     TRY(reload(db, c.id, op, err));
     op->status = 200;
     return render(op, err);
@@ -1078,8 +1132,8 @@ static ly_err opAdjust(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     int64_t lot_id = 0;
     if (in->points > 0) {
         ly_lot *lot;
-        TRY(walletNewLot(db, &w, in->kind, in->points, op->now, expiryFrom(s, op->now), op->now,
-                         &d, &lot, err));
+        TRY(walletNewLot(db, &w, in->kind, in->points, op->now,
+                         expiryFrom(s, &op->prog_->p, op->now), op->now, &d, &lot, err));
         lot_id = lot->id;
     } else {
         rc = ly_ledger_spend(&w.acc, w.lots, w.n, -in->points, NULL, &d, err);
@@ -1103,6 +1157,10 @@ static ly_err opAdjust(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
 
 ly_err ly_service_apply(ly_service *s, ly_db *db, ly_op *op)
 {
+    /* Submitted operations bring the program they were submitted with; a direct call
+     * (bulk import) takes the current one for its duration. */
+    ly_program_ref *own = NULL;
+    if (!op->prog_) op->prog_ = own = ly__program_acquire(s);
     ly_error_clear(&op->err);
     op->replayed = false;
     op->response = NULL;
@@ -1116,11 +1174,17 @@ ly_err ly_service_apply(ly_service *s, ly_db *db, ly_op *op)
     case LY_OP_QR_ROTATE: rc = opQr(s, db, op, &op->err); break;
     case LY_OP_MERGE: rc = opMerge(s, db, op, &op->err); break;
     case LY_OP_ADJUST: rc = opAdjust(s, db, op, &op->err); break;
+    case LY_OP_EVENT: rc = ly__rw_op_event(s, db, op, &op->err); break;
+    case LY_OP_COUPON_CODES: rc = ly__rw_op_coupon_codes(s, db, op, &op->err); break;
     default:
         rc = ly_error_set(&op->err, LY_EINVAL, "invalid_operation", NULL, "unknown operation");
     }
     op->rc = rc;
     if (rc != LY_OK && op->err.kind == LY_OK) op->err.kind = rc;
+    if (own) {
+        op->prog_ = NULL;
+        ly__program_release(s, own);
+    }
     return rc;
 }
 
@@ -1140,22 +1204,35 @@ static void doneOp(void *ctx, ly_err rc, const ly_error *err)
         if (err) op->err = *err;
         op->replayed = false;
     }
+    /* Released before done: once done runs, the op's memory may go at any moment. */
+    ly_program_ref *ref = op->prog_;
+    op->prog_ = NULL;
+    ly__program_release(op->svc_, ref);
     if (op->done) op->done(op);
 }
 
 ly_err ly_service_submit(ly_service *s, ly_op *op)
 {
     op->svc_ = s;
+    op->prog_ = ly__program_acquire(s); /* the program of the request, to its end */
     op->job_ = (ly_write_job){.run = runOp, .done = doneOp, .ctx = op};
-    return ly_store_submit(s->store, &op->job_);
+    ly_err rc = ly_store_submit(s->store, &op->job_);
+    if (rc != LY_OK) {
+        ly__program_release(s, op->prog_);
+        op->prog_ = NULL;
+    }
+    return rc;
 }
 
 ly_err ly_service_run(ly_service *s, ly_op *op)
 {
     op->svc_ = s;
+    op->prog_ = ly__program_acquire(s);
     ly_error e;
     ly_error_clear(&e);
     ly_err rc = ly_store_write(s->store, runOp, op, &e);
+    ly__program_release(s, op->prog_);
+    op->prog_ = NULL;
     if (rc != LY_OK) {
         op->rc = rc;
         op->err = e;
@@ -1209,7 +1286,10 @@ ly_err ly_service_maintain(ly_service *s, ly_time now, ly_maintain_result *out, 
         ly_err rc = ly_db_lots_due(db, now, after, 500, &a, &ids, &n, err);
         if (rc != LY_OK || n == 0) {
             ly_arena_free(&a);
-            return rc;
+            /* Then tiers and the club, once per local day (tiers.c). */
+            if (rc == LY_OK) rc = ly__tiers_maintain(s, now, out, err);
+            /* Then referral rewards due and birthday bonuses (rewards.c). */
+            return rc != LY_OK ? rc : ly__rw_maintain(s, now, out, err);
         }
         maintainJob j = {.s = s, .ids = ids, .n = n, .now = now};
         rc = ly_store_write(s->store, runMaintain, &j, err);

@@ -29,6 +29,10 @@ ly_err ly_service_open(const ly_service_options *opt, ly_service **out, ly_error
 /* Finishes queued operations and closes the store. NULL is a no-op. */
 void ly_service_close(ly_service *s);
 
+/* The program in force. The pointer stays valid only until the program is replaced
+ * (ly_service_program_replace, below): code that may run beside a replacement (a server's
+ * threads) reads it through ly_service_program_get or the operations, which hold the version
+ * they started with. */
 const ly_program *ly_service_program(const ly_service *s);
 const ly_calendar *ly_service_calendar(const ly_service *s);
 ly_store *ly_service_store(ly_service *s);
@@ -107,7 +111,18 @@ typedef struct ly_checkout {
     ly_who who;            /* who.value NULL and customer_id 0: anonymous */
     ly_points redeem;      /* points to spend, >= 0 */
     bool no_points;        /* history import: store the receipt, earn and spend nothing */
+    /* Rewards (engineer R): coupon codes as typed (checked at calculate, consumed at
+     * confirm) and the coalition partner the receipt was made at (NULL: the program's own). */
+    const char *const *coupons;
+    size_t n_coupons;
+    const char *partner;
 } ly_checkout;
+
+/* A coupon a receipt used: the code as normalised (upper case) and its campaign. */
+typedef struct ly_applied_coupon {
+    const char *code;
+    const char *campaign;
+} ly_applied_coupon;
 
 /* The outcome of calculate and confirm. */
 typedef struct ly_checkout_result {
@@ -118,6 +133,8 @@ typedef struct ly_checkout_result {
     ly_time points_active_at;  /* when the earned points become available */
     ly_time points_expire_at;  /* when they expire (0 = never) */
     const char *program_version;
+    const ly_applied_coupon *coupons; /* the receipt's coupons, all applicable (rewards) */
+    size_t n_coupons;
 } ly_checkout_result;
 
 /* Prices a receipt without changing anything. */
@@ -136,7 +153,10 @@ typedef enum ly_op_kind {
     LY_OP_QR_ROTATE,      /* give the customer a new QR token    (key: Idempotency-Key) */
     LY_OP_MERGE,          /* merge one profile into another      (key: Idempotency-Key) */
     LY_OP_ADJUST,         /* add or remove points by hand        (key: adjustment id) */
-    LY_OP_MAINTAIN        /* activate and expire the lots due    (idempotent by nature) */
+    LY_OP_MAINTAIN,       /* activate and expire the lots due    (idempotent by nature) */
+    /* Rewards (engineer R; rewards.c) */
+    LY_OP_EVENT,          /* a custom event that may give points (key: event id) */
+    LY_OP_COUPON_CODES    /* a batch of unique coupon codes      (key: campaign + batch) */
 } ly_op_kind;
 
 typedef struct ly_op ly_op;
@@ -173,6 +193,7 @@ typedef struct ly_profile {
     ly_identifier ids[LY_ID_KIND_COUNT]; /* raw values, normalised by the service */
     size_t n_ids;
     bool set_consent[LY_CH_COUNT];
+    const char *referral_code;    /* enrolment only: the referrer's code, or NULL (rewards) */
     bool consent[LY_CH_COUNT];
 } ly_profile;
 
@@ -190,7 +211,43 @@ typedef struct ly_maintain_result {
     int64_t lots_expired;
     ly_points points_activated;
     ly_points points_expired;
+    /* Rewards (engineer R): referral rewards paid and birthday bonuses given. */
+    int64_t referrals_rewarded;
+    int64_t birthday_bonuses;
+    /* Tiers and the club (once per local day; see ly_service_tiers_* below). */
+    bool tiers_evaluated;     /* this run did the day's evaluation */
+    int64_t tiers_upgraded;
+    int64_t tiers_downgraded;
+    int64_t club_joined;
+    int64_t club_left;
 } ly_maintain_result;
+
+/* Rewards (engineer R): a custom event (POST /v1/events). */
+typedef struct ly_event_request {
+    const char *event_id;  /* the caller's unique id: a retry is answered, never counted */
+    const char *type;      /* one of the program's events[].type */
+    ly_who who;            /* the customer */
+    ly_time time;          /* when it happened; 0 = the operation's time */
+    const char *note;      /* may be NULL */
+} ly_event_request;
+
+typedef struct ly_event_result {
+    int64_t customer_id;
+    const char *type;
+    ly_time time;
+    ly_points points;      /* given; 0 when a cap or the dates refused it */
+    const char *refused;   /* why nothing was given ("cap", "valid"), or NULL */
+    char reason[128];
+    ly_entry entry;        /* the bonus entry (id 0 when none) */
+    ly_account after;
+} ly_event_result;
+
+/* Rewards: a batch of unique codes of a coupon campaign. */
+typedef struct ly_coupon_codes_request {
+    const char *campaign;
+    const char *batch;     /* unique within the campaign */
+    int64_t count;         /* 1..10000 */
+} ly_coupon_codes_request;
 
 struct ly_op {
     ly_op_kind kind;
@@ -208,6 +265,8 @@ struct ly_op {
         int64_t qr_customer_id;
         struct { int64_t from, into; } merge;
         ly_adjust_request adjust;
+        ly_event_request event;
+        ly_coupon_codes_request codes;
     } in;
 
     /* Results. */
@@ -226,6 +285,8 @@ struct ly_op {
         ly_customer customer;           /* CREATE, PATCH, QR_ROTATE, MERGE (the survivor) */
         struct { ly_entry entry; ly_account after; } adjust;
         ly_maintain_result maintain;
+        ly_event_result event;
+        struct { const char *const *codes; size_t n; } codes;
     } out;
 
     /* Completion for ly_service_submit: called on the writer thread once the operation is
@@ -235,6 +296,7 @@ struct ly_op {
 
     ly_write_job job_; /* private */
     ly_service *svc_;  /* private */
+    struct ly_program_ref *prog_; /* private: the program version it runs with (versions.c) */
 };
 
 /* Runs op asynchronously; op->done(op) is called when it is durable or failed. The caller
@@ -287,5 +349,140 @@ ly_err ly_analytics_refresh(ly_store *store, int64_t as_of_day, ly_time now,
  * covered them. */
 ly_err ly_service_customer_analytics(ly_service *s, int64_t customer_id,
                                      ly_customer_analytics *out, ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * Rewards (engineer R; rewards.c): referral codes, referral figures, coupon figures.
+ * ------------------------------------------------------------------------------------- */
+
+/* Every member's referral code: 8 characters of Crockford base32 derived from the customer
+ * id by a fixed permutation with a check byte (docs/program.md, "Referrals"). buf needs 16
+ * bytes. Ids of 2^32 and more have no code (buf gets ""). */
+void ly_referral_code(int64_t customer_id, char *buf, size_t size);
+/* The customer id a code names, or 0 for a code that names none (wrong length, letters or
+ * check byte). Case, '-' and spaces are ignored; O reads as 0 and I, L as 1. */
+int64_t ly_referral_code_decode(const char *code);
+
+/* A referrer's figures and their newest referrals (at most limit), in a. */
+ly_err ly_service_referrals(ly_service *s, int64_t customer_id, size_t limit, ly_arena *a,
+                            ly_referral_stats *stats, ly_referral **list, size_t *n,
+                            ly_error *err);
+
+/* A coupon campaign's figures. LY_ENOTFOUND "coupon_campaign_not_found". */
+ly_err ly_service_coupon_stats(ly_service *s, const char *campaign, ly_coupon_stats *out,
+                               ly_error *err);
+
+/* A coupon campaign as the program in force declares it, with its figures; strings in a. */
+typedef struct ly_coupon_view {
+    const char *id, *name;     /* name may be NULL */
+    const char *code;          /* the public code, or NULL for unique codes */
+    const char *prefix;        /* of unique codes ("" when none) */
+    int64_t per_code, total, per_customer;
+    bool has_dates;
+    int64_t day_from, day_to;  /* local dates, days since 1970-01-01 */
+    ly_coupon_stats stats;
+} ly_coupon_view;
+/* LY_ENOTFOUND "coupon_campaign_not_found" (field "id"). */
+ly_err ly_service_coupon_get(ly_service *s, const char *campaign, ly_arena *a, ly_coupon_view *out,
+                             ly_error *err);
+
+/* Whether the program in force has referrals (the profile then shows the referral code). */
+bool ly_service_referrals_offered(ly_service *s);
+
+/* ---------------------------------------------------------------------------------------
+ * The program while the server runs, tiers and the club (engineer T: versions.c, tiers.c;
+ * docs/program.md "Changing the program", "Tiers", "The club"; docs/api-tiers.md)
+ * ------------------------------------------------------------------------------------- */
+
+/* A loaded version of the program, reference-counted (service_internal.h). */
+typedef struct ly_program_ref ly_program_ref;
+
+typedef struct ly_program_info {
+    char version[80];
+    char name[128];
+    char previous[80];        /* the version that was in force before the call */
+    ly_time first_loaded_at;  /* when this version was first in force */
+    bool replaced;            /* false when the text was the current one already */
+} ly_program_info;
+
+/* Replaces the program in force with the program file text[0..len), atomically: the text is
+ * validated whole (LY_EINVAL naming the path, as at start), must keep the settings stored
+ * data depends on (currency, minor_units, time_zone, phone: LY_EUNPROCESSABLE
+ * "program_incompatible"), and its version must be new or stored with this very text
+ * (LY_ECONFLICT "program_version_conflict"). The version is recorded, the text is written
+ * back to the program file (temporary file and rename; LY_EIO "program_not_saved" leaves
+ * everything as it was), then it becomes current. Requests already running finish with
+ * the version they started with. The same text as the current one changes nothing
+ * (out->replaced false). Thread-safe. */
+ly_err ly_service_program_replace(ly_service *s, const char *text, size_t len, ly_time now,
+                                  ly_program_info *out, ly_error *err);
+
+/* Reads the program file again (SIGHUP) and replaces the program with it as above, without
+ * writing the file. On any error the program in force stays. */
+ly_err ly_service_program_reload(ly_service *s, ly_time now, ly_program_info *out, ly_error *err);
+
+/* The version in force and its file's text (in a). */
+ly_err ly_service_program_get(ly_service *s, ly_arena *a, const char **text, ly_program_info *out,
+                              ly_error *err);
+
+/* A benefit as shown on the profile. */
+typedef struct ly_benefit_view {
+    const char *id, *name, *text, *rule; /* text and rule may be NULL */
+} ly_benefit_view;
+
+/* A customer's tier as the profile and balance show it. Strings are in the caller's arena. */
+typedef struct ly_tier_view {
+    bool has_tiers;           /* false: the program has no tiers (the rest is empty) */
+    const char *id, *name;
+    ly_time since;            /* when reached; the enrolment for the first tier */
+    int64_t held_until_day;   /* last local day held if nothing changes; LY_DAY_FOREVER */
+    int64_t earn_rate_bp;
+    ly_benefit_view *benefits;
+    size_t n_benefits;
+    const char *period;       /* "rolling 180 days", "month", "quarter", "year" */
+    int64_t period_first_day, period_last_day;
+    ly_tier_figures figures;  /* of the current period */
+    bool has_next;
+    const char *next_id, *next_name;
+    ly_money spend_more;
+    int64_t receipts_more;
+    bool need_all;
+    int64_t by_day;           /* LY_DAY_FOREVER: no date */
+    const char *progress;     /* "spend 1,240.00 more by 2027-03-01"; NULL in the top tier */
+} ly_tier_view;
+
+typedef struct ly_club_view {
+    bool has_club;            /* false: the program has no club */
+    const char *name;
+    bool member;
+    const char *via;          /* "rule" or "invitation" when a member */
+    ly_time since;
+    ly_benefit_view *benefits; /* shown to members */
+    size_t n_benefits;
+} ly_club_view;
+
+/* The customer's tier (with its progress) and club membership as of now. */
+ly_err ly_service_tier_view(ly_service *s, int64_t customer_id, ly_time now, ly_arena *a,
+                            ly_tier_view *tier, ly_club_view *club, ly_error *err);
+
+/* The customer's tier changes, oldest first (at most limit). */
+ly_err ly_service_tier_history(ly_service *s, int64_t customer_id, size_t limit, ly_arena *a,
+                               ly_tier_change **out, size_t *n, ly_error *err);
+
+/* Invites a customer to the club (admin). LY_EUNPROCESSABLE "club_closed" when the program
+ * has no club or no invitations; LY_ENOTFOUND "customer_not_found"; LY_ECONFLICT
+ * "already_member". *out gets the membership. */
+ly_err ly_service_club_invite(ly_service *s, int64_t customer_id, const char *note, ly_time now,
+                              ly_arena *a, ly_club_member *out, ly_error *err);
+
+/* Removes a member (admin). LY_ENOTFOUND "not_a_member". */
+ly_err ly_service_club_remove(ly_service *s, int64_t customer_id, ly_time now, ly_error *err);
+
+/* A page of members, customer ids ascending and > after, at most limit. */
+ly_err ly_service_club_members(ly_service *s, int64_t after, size_t limit, ly_arena *a,
+                               ly_club_member **out, size_t *n, ly_error *err);
+
+/* "1,240.00": money at the program's minor units with thousands separated by commas. buf
+ * needs 40 bytes. */
+void ly_service_money_text(ly_money v, int minor_units, char *buf, size_t size);
 
 #endif /* LY_SERVICE_H */

@@ -226,6 +226,165 @@ static const char *const migrations[] = {
     "  clv INTEGER"                             /* minor units; NULL if not fitted */
     ") STRICT;"
     "CREATE INDEX customer_analytics_run ON customer_analytics(run);",
+
+    /* Rewards (engineer R; docs/program.md): counters of rule limits and campaign budgets,
+     * coupon codes (only their hashes) and redemptions, referrals, custom events and the
+     * points issued and redeemed at coalition partners. A row marked returned was given
+     * back by a full return of its receipt. */
+    "CREATE TABLE rule_uses ("
+    "  id INTEGER PRIMARY KEY,"
+    "  rule TEXT NOT NULL,"
+    "  customer_id INTEGER REFERENCES customers(id),"
+    "  period TEXT NOT NULL,"                   /* 'M2026-11', 'W2026-48', 'D2026-11-24', 'E' */
+    "  receipt_id TEXT NOT NULL,"
+    "  points INTEGER NOT NULL,"
+    "  discount INTEGER NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  returned INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+    "CREATE INDEX rule_uses_customer ON rule_uses(rule, customer_id, period) WHERE returned = 0;"
+    "CREATE INDEX rule_uses_receipt ON rule_uses(receipt_id);"
+    "CREATE TABLE rule_budgets ("
+    "  rule TEXT PRIMARY KEY,"
+    "  points INTEGER NOT NULL DEFAULT 0,"      /* spent so far */
+    "  discount INTEGER NOT NULL DEFAULT 0"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE coupon_batches ("
+    "  campaign TEXT NOT NULL,"
+    "  batch TEXT NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (campaign, batch)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE coupon_codes ("
+    "  hash BLOB PRIMARY KEY,"                  /* BLAKE2b-256 of 'coupon:' + the code */
+    "  campaign TEXT NOT NULL,"
+    "  batch TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE coupon_redemptions ("
+    "  id INTEGER PRIMARY KEY,"
+    "  campaign TEXT NOT NULL,"
+    "  hash BLOB NOT NULL,"
+    "  customer_id INTEGER REFERENCES customers(id),"
+    "  receipt_id TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  returned INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+    "CREATE INDEX coupon_redemptions_code ON coupon_redemptions(hash) WHERE returned = 0;"
+    "CREATE INDEX coupon_redemptions_campaign ON coupon_redemptions(campaign, customer_id)"
+    "  WHERE returned = 0;"
+    "CREATE INDEX coupon_redemptions_receipt ON coupon_redemptions(receipt_id);"
+    "CREATE TABLE referrals ("
+    "  referee INTEGER PRIMARY KEY REFERENCES customers(id),"
+    "  referrer INTEGER NOT NULL REFERENCES customers(id),"
+    "  linked_at INTEGER NOT NULL,"
+    "  receipt_id TEXT,"                        /* the qualifying purchase, once made */
+    "  due_at INTEGER,"                         /* its return window ends */
+    "  rewarded_at INTEGER,"
+    "  referrer_points INTEGER NOT NULL DEFAULT 0,"
+    "  newcomer_points INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+    "CREATE INDEX referrals_referrer ON referrals(referrer);"
+    "CREATE INDEX referrals_due ON referrals(due_at) WHERE rewarded_at IS NULL;"
+    "CREATE TABLE events ("
+    "  event_id TEXT PRIMARY KEY,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  type TEXT NOT NULL,"
+    "  period TEXT NOT NULL,"                   /* of the event type's cap */
+    "  at INTEGER NOT NULL,"
+    "  points INTEGER NOT NULL,"
+    "  request_hash BLOB NOT NULL,"
+    "  response TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX events_customer ON events(customer_id, type, period) WHERE points > 0;"
+    "CREATE TABLE partner_entries ("
+    "  id INTEGER PRIMARY KEY,"
+    "  partner TEXT NOT NULL,"
+    "  receipt_id TEXT NOT NULL,"
+    "  return_id TEXT,"                         /* NULL for the purchase itself */
+    "  at INTEGER NOT NULL,"
+    "  issued INTEGER NOT NULL,"                /* points; negative for a return */
+    "  redeemed INTEGER NOT NULL,"
+    "  paid INTEGER NOT NULL"                   /* money the customer paid (or got back) */
+    ") STRICT;"
+    "CREATE INDEX partner_entries_at ON partner_entries(partner, at);"
+    "CREATE INDEX partner_entries_receipt ON partner_entries(receipt_id);"
+    "CREATE INDEX customers_birthday ON customers(substr(birth_date, 6))"
+    "  WHERE birth_date IS NOT NULL;",
+
+    /* Delivery and the outbox (docs/delivery.md): the messages triggers write, waiting for,
+     * in, or past delivery. (trigger_id, customer_id, step) is unique so that a trigger run
+     * again writes nothing new; message_id is what a receiver deduplicates on. next_at is
+     * when a pending or retrying message is due, and for a 'sending' one the end of its
+     * lease, after which another worker takes it back. */
+    "CREATE TABLE outbox ("
+    "  id INTEGER PRIMARY KEY,"
+    "  message_id TEXT NOT NULL UNIQUE,"
+    "  trigger_id TEXT NOT NULL,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  step INTEGER NOT NULL,"
+    "  channel TEXT NOT NULL,"                  /* 'sms', 'email', 'webhook', ... */
+    "  payload TEXT NOT NULL CHECK (json_valid(payload) AND json_type(payload) = 'object'),"
+    "  state TEXT NOT NULL,"                    /* 'pending','sending','delivered','retrying','dead' */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL,"
+    "  last_error TEXT,"
+    "  cost INTEGER NOT NULL DEFAULT 0,"        /* minor units, recorded on delivery */
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  delivered_at INTEGER,"
+    "  UNIQUE (trigger_id, customer_id, step)"
+    ") STRICT;"
+    "CREATE INDEX outbox_due ON outbox(next_at) WHERE state IN ('pending', 'retrying', 'sending');"
+    "CREATE INDEX outbox_state ON outbox(state, id);"
+    "CREATE INDEX outbox_customer ON outbox(customer_id, created_at);",
+
+    /* Tiers, the club and program versions (engineer T; docs/program.md "Tiers", "The
+     * club", "Changing the program"). Every version of the program file that was in force
+     * is kept with its text, so a return is priced by the version that priced its receipt.
+     * A customer without a customer_tiers row is in the program's first tier. */
+    "CREATE TABLE program_versions ("
+    "  version TEXT PRIMARY KEY,"
+    "  text TEXT NOT NULL,"                     /* the file as loaded */
+    "  first_loaded_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE customer_tiers ("
+    "  customer_id INTEGER PRIMARY KEY REFERENCES customers(id),"
+    "  tier TEXT NOT NULL,"                     /* the tier's id in the program file */
+    "  since INTEGER NOT NULL,"                 /* when the customer reached it */
+    "  updated_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE tier_history ("
+    "  id INTEGER PRIMARY KEY,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  from_tier TEXT NOT NULL,"
+    "  to_tier TEXT NOT NULL,"
+    "  change TEXT NOT NULL,"                   /* 'upgrade' or 'downgrade' */
+    "  at INTEGER NOT NULL,"
+    "  program_version TEXT NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX tier_history_customer ON tier_history(customer_id, id);"
+    "CREATE TABLE club_members ("
+    "  customer_id INTEGER PRIMARY KEY REFERENCES customers(id),"
+    "  via TEXT NOT NULL,"                      /* 'rule' or 'invitation' */
+    "  since INTEGER NOT NULL,"
+    "  note TEXT"
+    ") STRICT;"
+    "CREATE TABLE club_history ("
+    "  id INTEGER PRIMARY KEY,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  change TEXT NOT NULL,"                   /* 'joined' or 'left' */
+    "  via TEXT NOT NULL,"
+    "  at INTEGER NOT NULL"
+    ") STRICT;"
+    /* The local days whose tier and club evaluation has run. */
+    "CREATE TABLE tier_evaluations ("
+    "  day INTEGER PRIMARY KEY,"                /* local days since 1970-01-01 */
+    "  at INTEGER NOT NULL,"
+    "  program_version TEXT NOT NULL"
+    ") STRICT;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -322,6 +322,151 @@ ly_err ly_db_customer_analytics_get(ly_db *db, int64_t customer_id, ly_customer_
                                     ly_error *err);
 
 /* ---------------------------------------------------------------------------------------
+ * Rewards (engineer R; rewards.c): rule limits and campaign budgets, coupons, referrals,
+ * custom events, partners, and the figures of the liability report. Counters are changed
+ * only inside write jobs, so the checks made in a job and the change that follows are one
+ * atomic step.
+ * ------------------------------------------------------------------------------------- */
+
+/* Uses of a rule by a customer in a period not given back by a return. */
+ly_err ly_db_rule_uses_count(ly_db *db, const char *rule, int64_t customer_id,
+                             const char *period, int64_t *n, ly_error *err);
+/* What a rule's campaign has spent (0, 0 when nothing yet). */
+ly_err ly_db_rule_budget_get(ly_db *db, const char *rule, ly_points *points, ly_money *discount,
+                             ly_error *err);
+/* Records one use of a rule by a receipt and adds it to the rule's budget spent.
+ * customer_id may be 0. */
+ly_err ly_db_rule_use_add(ly_db *db, const char *rule, int64_t customer_id, const char *period,
+                          const char *receipt_id, ly_points points, ly_money discount, ly_time at,
+                          ly_error *err);
+/* Gives back every use recorded for the receipt (its full return): they stop counting
+ * toward limits and their points and money return to the budgets. *n (may be NULL) gets
+ * how many uses were given back; a second call finds none. */
+ly_err ly_db_rule_uses_return(ly_db *db, const char *receipt_id, int64_t *n, ly_error *err);
+
+/* A new batch of unique codes of a campaign. LY_ECONFLICT "batch_exists" if the campaign
+ * already has a batch of that name. */
+ly_err ly_db_coupon_batch_insert(ly_db *db, const char *campaign, const char *batch,
+                                 int64_t count, ly_time at, ly_error *err);
+/* Stores one code's hash. LY_ECONFLICT "code_exists" when the hash is already there. */
+ly_err ly_db_coupon_code_insert(ly_db *db, const uint8_t hash[32], const char *campaign,
+                                const char *batch, ly_time at, ly_error *err);
+/* The campaign of a unique code's hash, in the arena. LY_ENOTFOUND. */
+ly_err ly_db_coupon_code_find(ly_db *db, const uint8_t hash[32], ly_arena *a,
+                              const char **campaign, ly_error *err);
+/* Redemptions still standing (not given back): of this code, of the whole campaign, and of
+ * the campaign by the customer (0 when customer_id is 0). */
+ly_err ly_db_coupon_uses(ly_db *db, const char *campaign, const uint8_t hash[32],
+                         int64_t customer_id, int64_t *code_uses, int64_t *campaign_uses,
+                         int64_t *customer_uses, ly_error *err);
+/* Records a redemption by a receipt; customer_id may be 0. */
+ly_err ly_db_coupon_redeem(ly_db *db, const char *campaign, const uint8_t hash[32],
+                           int64_t customer_id, const char *receipt_id, ly_time at,
+                           ly_error *err);
+/* Gives back the receipt's redemptions; *n (may be NULL) gets how many. */
+ly_err ly_db_coupon_redemptions_return(ly_db *db, const char *receipt_id, int64_t *n,
+                                       ly_error *err);
+/* A campaign's figures: unique codes issued, batches, redemptions standing, given back. */
+typedef struct ly_coupon_stats {
+    int64_t codes, batches, uses, returned;
+} ly_coupon_stats;
+ly_err ly_db_coupon_stats(ly_db *db, const char *campaign, ly_coupon_stats *out, ly_error *err);
+
+/* A referral: the newcomer (referee) enrolled with the referrer's code. */
+typedef struct ly_referral {
+    int64_t referee, referrer;
+    ly_time linked_at;
+    const char *receipt_id;  /* the qualifying purchase, or NULL */
+    ly_time due_at;          /* when its return window ends; 0 while none */
+    ly_time rewarded_at;     /* 0 until rewarded */
+    ly_points referrer_points, newcomer_points; /* paid */
+} ly_referral;
+ly_err ly_db_referral_insert(ly_db *db, int64_t referee, int64_t referrer, ly_time at,
+                             ly_error *err);
+/* The referral of a newcomer. LY_ENOTFOUND. */
+ly_err ly_db_referral_get(ly_db *db, int64_t referee, ly_arena *a, ly_referral *out,
+                          ly_error *err);
+/* Sets the qualifying purchase of an unrewarded referral waiting for one. */
+ly_err ly_db_referral_qualify(ly_db *db, int64_t referee, const char *receipt_id, ly_time due_at,
+                              ly_error *err);
+/* A fully returned receipt stops qualifying an unrewarded referral: it waits again.
+ * *n (may be NULL) gets the referrals changed. */
+ly_err ly_db_referral_unqualify(ly_db *db, const char *receipt_id, int64_t *n, ly_error *err);
+/* Newcomers whose referral is due (due_at <= now, not rewarded), ascending, > after. */
+ly_err ly_db_referrals_due(ly_db *db, ly_time now, int64_t after, size_t limit, ly_arena *a,
+                           int64_t **referees, size_t *n, ly_error *err);
+/* Marks a referral rewarded with what was paid. */
+ly_err ly_db_referral_rewarded(ly_db *db, int64_t referee, ly_time at, ly_points referrer_points,
+                               ly_points newcomer_points, ly_error *err);
+/* A referrer's figures and (up to limit, newest first) referrals. */
+typedef struct ly_referral_stats {
+    int64_t invited, qualified, converted;
+    ly_points referrer_points, newcomer_points;
+} ly_referral_stats;
+ly_err ly_db_referral_stats(ly_db *db, int64_t referrer, size_t limit, ly_arena *a,
+                            ly_referral_stats *stats, ly_referral **list, size_t *n,
+                            ly_error *err);
+
+/* A custom event as stored. */
+typedef struct ly_stored_event {
+    const char *event_id;
+    int64_t customer_id;
+    const char *type;
+    const char *period;
+    ly_time at;
+    ly_points points;
+    uint8_t request_hash[32];
+    const char *response;
+    ly_time created_at;
+} ly_stored_event;
+/* LY_ENOTFOUND if no event has the id. */
+ly_err ly_db_event_find(ly_db *db, const char *event_id, ly_arena *a, ly_stored_event *out,
+                        ly_error *err);
+/* Rewarded events (points > 0) of the type by the customer in the period. */
+ly_err ly_db_event_count(ly_db *db, int64_t customer_id, const char *type, const char *period,
+                         int64_t *n, ly_error *err);
+ly_err ly_db_event_insert(ly_db *db, const ly_stored_event *e, ly_error *err);
+
+/* Points issued and redeemed at a partner by a receipt (return_id NULL) or a return
+ * (negative figures). */
+ly_err ly_db_partner_entry_insert(ly_db *db, const char *partner, const char *receipt_id,
+                                  const char *return_id, ly_time at, ly_points issued,
+                                  ly_points redeemed, ly_money paid, ly_error *err);
+/* The partner a receipt was made at, in the arena. LY_ENOTFOUND when none. */
+ly_err ly_db_partner_of_receipt(ly_db *db, const char *receipt_id, ly_arena *a,
+                                const char **partner, ly_error *err);
+typedef struct ly_partner_figures {
+    const char *partner;
+    int64_t receipts;      /* purchases (not returns) in the period */
+    ly_points issued, redeemed; /* net of returns in the period */
+    ly_money paid;
+} ly_partner_figures;
+/* Sums per partner of the entries with from <= at < to, ordered by partner. */
+ly_err ly_db_partner_report(ly_db *db, ly_time from, ly_time to, ly_arena *a,
+                            ly_partner_figures **out, size_t *n, ly_error *err);
+
+/* Customers born on mmdd ("02-29") who have no adjustment with the key
+ * "adjustment:birthday:<id>:<year>" yet, ascending, > after. */
+ly_err ly_db_birthday_candidates(ly_db *db, const char *mmdd, int year, int64_t after,
+                                 size_t limit, ly_arena *a, int64_t **ids, size_t *n,
+                                 ly_error *err);
+
+/* The outstanding points of the whole program, three ways, for the liability report. */
+typedef struct ly_liability_lots {
+    ly_time expires_at;    /* 0 = never */
+    ly_points pending, active;
+} ly_liability_lots;
+typedef struct ly_liability {
+    ly_points lots_pending, lots_active;  /* remaining in pending and active lots */
+    ly_points debt;                       /* owed by customers (sum of debt) */
+    ly_points acc_available, acc_pending; /* the customers' cached sums */
+    ly_points ledger_available, ledger_pending; /* the sums of every ledger delta */
+    ly_liability_lots *by_expiry;         /* open lots by expiry instant, ascending, 0 last */
+    size_t n_by_expiry;
+} ly_liability;
+ly_err ly_db_liability(ly_db *db, ly_arena *a, ly_liability *out, ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
  * API keys: only a hash of each key is stored.
  * ------------------------------------------------------------------------------------- */
 
@@ -356,5 +501,209 @@ struct ly_source;
  * counts rows.
  * Close it with out->close before closing the store. LY_EIO if the query cannot start. */
 ly_err ly_store_source_open(ly_store *s, struct ly_source *out, ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * Delivery and the outbox (outbox.c; docs/delivery.md). Triggers write messages here inside
+ * their write jobs; the delivery worker (engage/engage.h) claims the due ones, sends them
+ * outside any write job and records what happened.
+ *
+ *   pending --claim--> sending --2xx--> delivered
+ *                         |  \--transient failure--> retrying --(due)--> sending ...
+ *                         |  \--permanent failure, or the last attempt--> dead
+ *                         \--lease ran out (worker died)--> taken again by the next claim
+ *   dead --ly_db_outbox_retry--> pending (attempts back to 0)
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum ly_msg_state {
+    LY_MSG_PENDING = 0, /* written, never tried */
+    LY_MSG_SENDING,     /* claimed by a worker; next_at is the end of its lease */
+    LY_MSG_DELIVERED,   /* the receiver accepted it (final) */
+    LY_MSG_RETRYING,    /* an attempt failed; next_at is when the next one is due */
+    LY_MSG_DEAD,        /* given up: out of attempts or refused for good (until retried) */
+    LY_MSG_STATE_COUNT
+} ly_msg_state;
+
+/* "pending", "sending", "delivered", "retrying", "dead" (as stored); parse is the reverse. */
+const char *ly_msg_state_name(ly_msg_state s);
+bool ly_msg_state_parse(const char *s, ly_msg_state *out);
+
+/* "msg_" and 22 characters of [A-Za-z0-9] (about 131 random bits). */
+#define LY_MESSAGE_ID_LEN 26
+
+/* A message. The first group is what a trigger fills in to enqueue; the store fills in the
+ * rest. Strings read from the store live in the caller's arena. */
+typedef struct ly_message {
+    const char *trigger;   /* the trigger's id: 1-64 bytes, no control characters */
+    int64_t customer_id;   /* an existing customer */
+    int64_t step;          /* the step of the trigger's chain, >= 0 */
+    const char *channel;   /* "sms", "email", "push", "messenger", "call_list", "webhook",
+                            * ...: 1-32 of [a-z0-9_]; docs/delivery.md maps it to an adapter */
+    const char *payload;   /* a JSON object (text): what the adapter sends; see docs */
+    ly_time created_at;    /* > 0 */
+    ly_time not_before;    /* earliest delivery (quiet hours); 0 = created_at */
+
+    char id[LY_MESSAGE_ID_LEN + 1]; /* unique and stable: receivers deduplicate on it */
+    int64_t rowid;
+    ly_msg_state state;
+    int64_t attempts;      /* attempts started, including the one in flight */
+    ly_time next_at;       /* due time; the lease's end while sending; when it was
+                            * delivered or went dead */
+    const char *last_error;/* of the last failed attempt, or NULL */
+    ly_money cost;         /* the channel's cost per message, recorded on delivery */
+    ly_time updated_at;
+    ly_time delivered_at;  /* 0 until delivered */
+} ly_message;
+
+/* Writes m to the outbox, or finds the message already written for the same (trigger,
+ * customer, step): enqueueing is idempotent, so a trigger run again produces nothing new.
+ * Call it inside a write job. On LY_OK, *created (may be NULL) says whether a new message
+ * was written, and m's id, rowid, state, attempts, next_at, ... are those of the stored
+ * message (for an existing one its stored state wins; its last_error is read into a when
+ * a is not NULL; trigger, channel and payload stay the caller's pointers).
+ * Errors: LY_EINVAL ("invalid_message", field = the member) for a bad member,
+ * ("invalid_payload") when payload is not a JSON object; LY_ENOTFOUND ("customer_not_found");
+ * LY_EIO. */
+ly_err ly_db_outbox_enqueue(ly_db *db, ly_message *m, ly_arena *a, bool *created,
+                            ly_error *err);
+
+/* Claims up to limit messages due at now (pending or retrying with next_at <= now, or
+ * sending with a lease that ended at or before now), oldest due first, whose channel is in
+ * channels (a JSON array of channel names as text; NULL = every channel). Each becomes
+ * 'sending' with attempts + 1 and next_at = lease_until. Call it inside a write job; the
+ * messages (in a) are what was claimed, with their new state. *n_reclaimed (may be NULL)
+ * counts the claimed ones whose earlier lease had run out. */
+ly_err ly_db_outbox_claim(ly_db *db, const char *channels, ly_time now, ly_time lease_until,
+                          size_t limit, ly_arena *a, ly_message **out, size_t *n,
+                          int64_t *n_reclaimed, ly_error *err);
+
+/* What one attempt came to, for ly_db_outbox_record. */
+typedef enum ly_msg_outcome_kind {
+    LY_OUTCOME_DELIVERED = 0, /* -> delivered: always applies unless already delivered */
+    LY_OUTCOME_RETRY,         /* -> retrying at next_at */
+    LY_OUTCOME_DEAD,          /* -> dead */
+    LY_OUTCOME_RELEASE        /* not attempted after all (worker stopping): back to due at
+                               * `at`, the attempt not counted */
+} ly_msg_outcome_kind;
+
+typedef struct ly_msg_outcome {
+    const char *id;           /* the message id */
+    int64_t attempt;          /* the attempt number the claim gave (its attempts) */
+    ly_msg_outcome_kind kind;
+    ly_time at;               /* when it happened */
+    ly_time next_at;          /* RETRY: when the next attempt is due */
+    const char *error;        /* RETRY, DEAD: why (copied; at most 500 bytes kept) */
+    ly_money cost;            /* DELIVERED: the channel's cost */
+} ly_msg_outcome;
+
+/* Records an outcome. Except for a delivery, it applies only while the message is still
+ * 'sending' under the same attempt: a worker whose lease ran out and whose message another
+ * worker took back cannot overwrite the newer attempt. *applied (may be NULL) says whether
+ * the row changed. Call it inside a write job. LY_EIO. */
+ly_err ly_db_outbox_record(ly_db *db, const ly_msg_outcome *o, bool *applied, ly_error *err);
+
+/* Puts a dead message back: pending, attempts 0, due at now (last_error is kept).
+ * LY_ENOTFOUND ("message_not_found"), LY_ECONFLICT ("message_not_dead", the state in the
+ * message). Call it inside a write job. */
+ly_err ly_db_outbox_retry(ly_db *db, const char *id, ly_time now, ly_error *err);
+
+/* One message by id. LY_ENOTFOUND ("message_not_found"). */
+ly_err ly_db_outbox_get(ly_db *db, const char *id, ly_arena *a, ly_message *out,
+                        ly_error *err);
+
+/* Messages in a state (LY_MSG_STATE_COUNT = every state) with rowid > after, by rowid, at
+ * most limit. */
+ly_err ly_db_outbox_list(ly_db *db, ly_msg_state state, int64_t after, size_t limit,
+                         ly_arena *a, ly_message **out, size_t *n, ly_error *err);
+
+/* The number of messages in each state (counts[LY_MSG_STATE_COUNT], indexed by state). */
+ly_err ly_db_outbox_counts(ly_db *db, int64_t counts[LY_MSG_STATE_COUNT], ly_error *err);
+
+/* The earliest next_at of a message not yet final (pending, retrying, or sending: the end
+ * of its lease) whose channel is in channels (as for claim). LY_ENOTFOUND when there is
+ * none. */
+ly_err ly_db_outbox_next_due(ly_db *db, const char *channels, ly_time *at, ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * Tiers, the club and program versions (tiers.c; engineer T). A customer without a tier
+ * row is in the program's first tier; tier and club changes are logged for history.
+ * ------------------------------------------------------------------------------------- */
+
+/* Stores a version of the program file unless one of that name is stored: *first_loaded_at
+ * gets when the stored one was first loaded, *same whether its text equals text. */
+ly_err ly_db_program_version_put(ly_db *db, const char *version, const char *text, ly_time at,
+                                 ly_time *first_loaded_at, bool *same, ly_error *err);
+
+/* The stored text of a version (in a) and when it was first loaded. LY_ENOTFOUND. */
+ly_err ly_db_program_version_get(ly_db *db, const char *version, ly_arena *a, const char **text,
+                                 ly_time *first_loaded_at, ly_error *err);
+
+typedef struct ly_tier_state {
+    const char *tier;   /* the tier's id */
+    ly_time since;      /* when the customer reached it */
+} ly_tier_state;
+
+/* The customer's tier row. LY_ENOTFOUND when there is none (the first tier). */
+ly_err ly_db_tier_get(ly_db *db, int64_t customer_id, ly_arena *a, ly_tier_state *out,
+                      ly_error *err);
+
+/* Moves the customer from tier `from` to st->tier at `at` (st->since), and logs the change
+ * ("upgrade" or "downgrade") with the program version that decided it. */
+ly_err ly_db_tier_set(ly_db *db, int64_t customer_id, const char *from, const ly_tier_state *st,
+                      const char *change, const char *program_version, ly_error *err);
+
+typedef struct ly_tier_change {
+    int64_t id;
+    const char *from_tier, *to_tier;
+    const char *change;          /* "upgrade" or "downgrade" */
+    ly_time at;
+    const char *program_version;
+} ly_tier_change;
+
+/* The customer's tier changes, oldest first (at most limit). */
+ly_err ly_db_tier_history(ly_db *db, int64_t customer_id, size_t limit, ly_arena *a,
+                          ly_tier_change **out, size_t *n, ly_error *err);
+
+/* Customers with a tier row, ids ascending and > after, at most limit. */
+ly_err ly_db_tier_customers(ly_db *db, int64_t after, size_t limit, ly_arena *a, int64_t **ids,
+                            size_t *n, ly_error *err);
+
+/* A receipt of a customer as the tiers count it. */
+typedef struct ly_purchase {
+    ly_time time;
+    ly_money spend;  /* paid less what its returns gave back, >= 0 */
+    bool counts;     /* some line is not wholly returned */
+} ly_purchase;
+
+/* The customer's receipts with time >= from, oldest first. */
+ly_err ly_db_purchases(ly_db *db, int64_t customer_id, ly_time from, ly_arena *a,
+                       ly_purchase **out, size_t *n, ly_error *err);
+
+/* Customers with a receipt at or after from, ids ascending and > after, at most limit. */
+ly_err ly_db_buyers_since(ly_db *db, ly_time from, int64_t after, size_t limit, ly_arena *a,
+                          int64_t **ids, size_t *n, ly_error *err);
+
+typedef struct ly_club_member {
+    int64_t customer_id;
+    const char *via;    /* "rule" or "invitation" */
+    ly_time since;
+    const char *note;   /* may be NULL */
+} ly_club_member;
+
+/* LY_ENOTFOUND when the customer is not a member. */
+ly_err ly_db_club_get(ly_db *db, int64_t customer_id, ly_arena *a, ly_club_member *out,
+                      ly_error *err);
+/* Adds a member (logged "joined"). LY_ECONFLICT "already_member" when they are one. */
+ly_err ly_db_club_join(ly_db *db, const ly_club_member *m, ly_error *err);
+/* Removes a member (logged "left" with their via). LY_ENOTFOUND "not_a_member". */
+ly_err ly_db_club_leave(ly_db *db, int64_t customer_id, ly_time at, ly_error *err);
+/* Members with customer_id > after, ascending, at most limit; via_rule_only: only those
+ * admitted by the rule. */
+ly_err ly_db_club_page(ly_db *db, int64_t after, size_t limit, bool via_rule_only, ly_arena *a,
+                       ly_club_member **out, size_t *n, ly_error *err);
+
+/* Whether the tier evaluation of a local day has run, and recording that it has. */
+ly_err ly_db_tier_day_done(ly_db *db, int64_t day, bool *done, ly_error *err);
+ly_err ly_db_tier_day_mark(ly_db *db, int64_t day, ly_time at, const char *program_version,
+                           ly_error *err);
 
 #endif /* LY_STORE_H */

@@ -1,0 +1,109 @@
+/*
+ * service_internal.h - what the files of the service module share: the service structure,
+ * the reference-counted program versions (versions.c) and the tiers and club (tiers.c).
+ * Nothing here is visible outside src/service/.
+ *
+ * The program. The service never keeps "the program" as a plain struct: the program in
+ * force can be replaced while requests run (PUT /v1/program, SIGHUP). Each loaded version
+ * is an ly_program_ref with a reference count guarded by prog_mu. A request takes a
+ * reference when it starts (calculate; an operation when it is submitted) and works with
+ * that version to the end, so a replacement never frees a program someone is using: the
+ * old version is freed when its last user releases it. Code in this module reads the
+ * program through the reference it was given (`const ly_program *prog`), never through
+ * s->cur, which may change between two reads.
+ */
+#ifndef LY_SERVICE_INTERNAL_H
+#define LY_SERVICE_INTERNAL_H
+
+#include "service/service.h"
+
+#include <pthread.h>
+
+#define LY__AUTH_CACHE_SIZE 64
+
+typedef struct ly__auth_entry {
+    uint8_t hash[32];
+    ly_role role;
+    uint64_t until_usec;
+} ly__auth_entry;
+
+/* One loaded version of the program. */
+struct ly_program_ref {
+    ly_program p;
+    char *text;                 /* the file's text as loaded (malloc'd) */
+    size_t len;
+    ly_time first_loaded_at;    /* from the program_versions table */
+    long refs;                  /* holders, +1 while current; guarded by prog_mu */
+    struct ly_program_ref *next;/* in the service's list of live versions */
+};
+
+struct ly_service {
+    ly_calendar cal;
+    ly_store *store;
+    pthread_mutex_t auth_mu;
+    ly__auth_entry auth[LY__AUTH_CACHE_SIZE];
+    unsigned auth_next;
+
+    /* The program (versions.c). Settings that stored data depends on (currency, minor
+     * units, time zone, phone normalisation) cannot change by replacement, so they are
+     * read from here without a reference. */
+    pthread_mutex_t prog_mu;
+    pthread_mutex_t replace_mu;  /* one replacement at a time */
+    ly_program_ref *cur;         /* the version in force; read it with ly__program_acquire */
+    ly_program_ref *live;        /* every version with a reference, cur included */
+    char *program_path;          /* where replacements are written back; may be NULL */
+    char phone_country[8];
+    char phone_trunk[4];
+};
+
+/* versions.c */
+
+/* Reads the program file at path, parses it, makes it current, and fills the fixed
+ * settings and the calendar of s. s->store is not needed yet. */
+ly_err ly__program_open(ly_service *s, const char *path, ly_error *err);
+
+/* Records the current version in the program_versions table (once per version) and reads
+ * back when it was first loaded. LY_ECONFLICT "program_version_conflict" when the version
+ * is stored with another text. */
+ly_err ly__program_record(ly_service *s, ly_time now, ly_error *err);
+
+/* Frees every version (at close: no request runs any more). */
+void ly__program_close(ly_service *s);
+
+/* The current version with a reference taken. Never NULL once the service is open. */
+ly_program_ref *ly__program_acquire(ly_service *s);
+
+/* The version named `version` with a reference taken: the current one, another live one,
+ * or loaded from the program_versions table through db (any connection). *out is NULL
+ * (LY_OK) when the version is unknown to the table: receipts priced before versions were
+ * kept. */
+ly_err ly__program_version(ly_service *s, ly_db *db, const char *version, ly_program_ref **out,
+                           ly_error *err);
+
+/* Drops a reference; the version is freed when it was the last and it is not current. NULL
+ * is a no-op. */
+void ly__program_release(ly_service *s, ly_program_ref *ref);
+
+/* tiers.c */
+
+/* The customer's tier and club state as the rules see them: appends the facts "tier" (the
+ * tier's id) and "club" ("member") to facts[*n..max) in a. Nothing when prog has neither. */
+ly_err ly__tiers_facts(ly_service *s, ly_db *db, const ly_program *prog, int64_t customer_id,
+                       ly_arena *a, ly_fact *facts, size_t *n, size_t max, ly_error *err);
+
+/* The earn rate (basis points) for the customer under prog: the tier's rate, or the
+ * program's. */
+ly_err ly__tiers_earn_rate(ly_db *db, const ly_program *prog, int64_t customer_id,
+                           int64_t *rate_bp, ly_error *err);
+
+/* After a confirmed receipt, inside its write job: upgrades the customer's tier when the
+ * period's figures qualify for a higher one, and admits them to the club when its rule now
+ * holds. */
+ly_err ly__tiers_after_confirm(ly_service *s, ly_db *db, const ly_program *prog,
+                               int64_t customer_id, ly_time now, ly_error *err);
+
+/* The daily re-evaluation (downgrades at period end, club by rule), run by
+ * ly_service_maintain once per local day. Adds its counts to *out. */
+ly_err ly__tiers_maintain(ly_service *s, ly_time now, ly_maintain_result *out, ly_error *err);
+
+#endif /* LY_SERVICE_INTERNAL_H */
