@@ -408,6 +408,90 @@ static void sighup_with_a_bad_file_keeps_the_program_and_put_replaces_it(void **
     tl_world_free(&w);
 }
 
+/* The server under load: HTTP calculates from several threads while PUT /v1/program swaps
+ * two versions back and forth. Every answer is a 200 priced wholly by one of them, and the
+ * server (an ASan build in CI) stops cleanly. */
+typedef struct httpWorker {
+    const tl_server *s;
+    const char *key;
+    atomic_bool *stop;
+    long runs;
+    char problem[400];
+} httpWorker;
+
+static void *httpLoop(void *arg)
+{
+    httpWorker *w = arg;
+    static const char body[] =
+        "{\"receipt_id\": \"H-1\", \"store\": \"S001\", \"time\": \"2026-11-24T15:00:00+03:00\", "
+        "\"customer\": {\"card\": \"4000001\"}, \"total\": 100000, \"lines\": [{\"sku\": \"MILK\", "
+        "\"category\": \"dairy\", \"qty\": 1000, \"price\": 100000, \"amount\": 100000}]}";
+    while (!atomic_load(w->stop) && !w->problem[0]) {
+        tl_response r;
+        long st = tl_call(&r, w->s, "POST", "/v1/receipts/calculate", w->key, body);
+        json_t *v = st == 200 ? tl_response_json(&r) : NULL;
+        const char *ver = v ? tl_json_str(v, "program_version") : NULL;
+        long long earn = v ? tl_json_int(v, "points.earn") : -1;
+        if (st != 200 || !ver)
+            snprintf(w->problem, sizeof w->problem, "HTTP %ld: %.300s", st, r.body ? r.body : r.error);
+        else if (!((strcmp(ver, "2026-11-example") == 0 && earn == 50) ||
+                   (strcmp(ver, "2026-12-ten") == 0 && earn == 100)))
+            snprintf(w->problem, sizeof w->problem, "%s earned %lld", ver, earn);
+        json_decref(v);
+        tl_response_free(&r);
+        w->runs++;
+    }
+    tl_http_thread_done();
+    return NULL;
+}
+
+static void put_during_concurrent_requests_keeps_every_answer_whole(void **state)
+{
+    (void)state;
+    tl_world w;
+    tl_world_make(&w, "versions-load", "examples/program.json");
+    char *original = tl_read_file(w.program, NULL);
+    json_t *p = tl_json_parse(original);
+    json_object_set_new(p, "version", json_string("2026-12-ten"));
+    json_object_set_new(json_object_get(p, "earn"), "rate_percent", json_string("10"));
+    char *ten = tl_json_text(p);
+    json_decref(p);
+    tl_server s;
+    tl_world_serve(&w, &s, NULL);
+    tl_response r;
+    assert_int_equal(tl_call(&r, &s, "POST", "/v1/customers", w.pos_key, "{\"card\": \"4000001\"}"), 201);
+    tl_response_free(&r);
+
+    enum { THREADS = 3, SWAPS = 30 };
+    atomic_bool stop = false;
+    httpWorker ws[THREADS];
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        ws[i] = (httpWorker){.s = &s, .key = w.pos_key, .stop = &stop};
+        assert_int_equal(pthread_create(&th[i], NULL, httpLoop, &ws[i]), 0);
+    }
+    for (int i = 0; i < SWAPS; i++) {
+        long st = tl_call(&r, &s, "PUT", "/v1/program", w.admin_key, i % 2 ? original : ten);
+        if (st != 200) fail_msg("PUT %d: HTTP %ld %s", i, st, r.body);
+        tl_response_free(&r);
+        usleep(5000);
+    }
+    atomic_store(&stop, true);
+    long runs = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        if (ws[i].problem[0]) fail_msg("worker %d: %s", i, ws[i].problem);
+        runs += ws[i].runs;
+    }
+    print_message("%ld HTTP calculates during %d replacements\n", runs, SWAPS);
+    assert_true(runs > 0);
+    assert_int_equal(tl_server_stop(&s), 0);
+    assert_int_equal(tl_world_check(&w), 0);
+    free(original);
+    free(ten);
+    tl_world_free(&w);
+}
+
 int main(void)
 {
     tl_loyal_bin();
@@ -416,6 +500,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(replacement_validates_the_whole_file_and_keeps_stored_data_readable, setUp, tearDown),
         cmocka_unit_test_setup_teardown(calculates_see_one_whole_version_while_it_is_replaced, setUp, tearDown),
         cmocka_unit_test(sighup_with_a_bad_file_keeps_the_program_and_put_replaces_it),
+        cmocka_unit_test(put_during_concurrent_requests_keeps_every_answer_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,9 @@
 // duckdb_rfm.mjs - the RFM stage of `loyal analyze` as DuckDB SQL, end to end: read the
 // import-layout CSV, make receipts, then per customer R (days since the last receipt), F
-// (receipts) and M (money per receipt), each split 25% / 50% / 25% into levels 1..3 by
+// (receipts) and M (revenue per receipt), each split 25% / 50% / 25% into levels 1..3 by
 // Loyal's tie rule, and the 27 cells with customers and revenue. This is Loyal's RFM with
-// every purchase a deal (`loyal analyze --no-addons`), on a file whose returns name no
-// customer (the simulator's): those returns do not change any customer's revenue.
+// every purchase a deal (`loyal analyze --no-addons`): revenue is the customer's sales minus
+// the money of their returns (rows with return_of), R and F count sales only.
 //   node duckdb_rfm.mjs FILE.csv AS_OF(YYYY-MM-DD)
 // Prints one "CELL R F M customers revenue" line per cell with customers, then one RESULT
 // line with the wall time (DuckDB start, CSV read and the query, until the rows are back).
@@ -12,7 +12,8 @@
 // - the customer key is the first non-empty of customer_external_id, customer_card,
 //   customer_phone, customer_email, taken as written (the file has no `customer` column);
 // - a receipt's day is the local date written in its time (the text before 'T');
-// - money is summed in integer minor units (cents), M = revenue / F in double precision;
+// - a line's money is `amount`, else qty x price rounded to the cent; money is summed in
+//   integer minor units (cents), M = revenue / F in double precision;
 // - the tie rule: w = customers strictly worse (R: longer absence; F, M: smaller), N the
 //   population; level 1 if 4w < N, 2 if 4w < 3N, else 3. rank() - 1 is exactly w.
 //   (percent_rank() would be w / (N - 1), which moves customers at the cut points.)
@@ -28,19 +29,25 @@ const db = await DuckDBInstance.create(':memory:');
 const c = await db.connect();
 const sql = `
 WITH lines AS (
-  SELECT receipt_id, time,
+  SELECT receipt_id, time, coalesce(return_of, '') <> '' AS is_return,
          coalesce(nullif(customer_external_id, ''), nullif(customer_card, ''),
                   nullif(customer_phone, ''), nullif(customer_email, '')) AS customer,
-         CAST(CAST(amount AS DECIMAL(18,2)) * 100 AS BIGINT) AS cents
+         CAST(coalesce(CAST(amount AS DECIMAL(18,2)),
+                       round(CAST(qty AS DECIMAL(18,3)) * CAST(price AS DECIMAL(18,4)), 2))
+              * 100 AS BIGINT) AS cents
   FROM read_csv('${file.replace(/'/g, "''")}', header = true, all_varchar = true)
-  WHERE coalesce(return_of, '') = ''
 ), receipts AS (
-  SELECT customer, receipt_id, CAST(substr(min(time), 1, 10) AS DATE) AS d, sum(cents) AS total
-  FROM lines WHERE customer IS NOT NULL GROUP BY customer, receipt_id
+  SELECT customer, receipt_id, is_return, CAST(substr(min(time), 1, 10) AS DATE) AS d,
+         sum(cents) AS total
+  FROM lines WHERE customer IS NOT NULL GROUP BY customer, receipt_id, is_return
 ), cust AS (
-  SELECT customer, date_diff('day', max(d), DATE '${asOf}') AS r, count(*) AS f,
-         CAST(sum(total) AS DOUBLE) / CAST(count(*) AS DOUBLE) AS m, sum(total) AS revenue
+  SELECT customer, date_diff('day', max(d) FILTER (WHERE NOT is_return), DATE '${asOf}') AS r,
+         count(*) FILTER (WHERE NOT is_return) AS f,
+         sum(CASE WHEN is_return THEN -total ELSE total END) AS revenue,
+         CAST(sum(CASE WHEN is_return THEN -total ELSE total END) AS DOUBLE)
+             / CAST(count(*) FILTER (WHERE NOT is_return) AS DOUBLE) AS m
   FROM receipts GROUP BY customer
+  HAVING count(*) FILTER (WHERE NOT is_return) > 0
 ), ranked AS (
   SELECT *, count(*) OVER () AS n,
          rank() OVER (ORDER BY r DESC) - 1 AS wr,

@@ -97,7 +97,9 @@ typedef struct rbuf {
 
 /* What one row says, before it joins a receipt. */
 typedef struct row {
-    const char *v[F_COUNT]; /* trimmed values; "" when absent */
+    const char *v[F_COUNT]; /* values; "" when absent; trimmed unless marked in raw */
+    uint32_t raw;           /* fields still as the CSV reader gave them: trimmed on first use
+                             * (a receipt's later rows never read the receipt's fields) */
     char buf[F_COUNT][512];
 } row;
 
@@ -107,8 +109,7 @@ typedef struct row {
 
 /* Receipts handed from the reader thread to the analysis. */
 typedef struct batch {
-    rbuf rb[BATCH_RECEIPTS];       /* the receipts' strings and lines */
-    ly_an_receipt rec[BATCH_RECEIPTS];
+    rbuf rb[BATCH_RECEIPTS];       /* the receipts, made into ly_an_receipt by next() */
     size_t n;
     int status;                    /* after these: 1 more follow, 0 the end, -1 an error */
 } batch;
@@ -267,6 +268,11 @@ static uint64_t fnv(uint64_t h, const char *s)
 
 static const char *rowField(csvSrc *s, row *r, field f)
 {
+    (void)s;
+    if (r->raw & (1u << f)) {
+        r->v[f] = trimmed(r->v[f], r->buf[f], sizeof r->buf[0]);
+        r->raw &= ~(1u << f);
+    }
     return r->v[f];
 }
 
@@ -394,7 +400,7 @@ static int addRow(csvSrc *s, rbuf *b, row *r, long line, ly_error *err)
     l->cost = cost;
     b->total += amount;
     if (retail)
-        for (int f = 0; f < F_COUNT; f++) b->fingerprint = fnv(b->fingerprint, r->v[f]);
+        for (int f = 0; f < F_COUNT; f++) b->fingerprint = fnv(b->fingerprint, rowField(s, r, (field)f));
     if (!ok) {
         ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
         return -1;
@@ -449,6 +455,7 @@ static int readRow(csvSrc *s, row *r, long *line, ly_error *err)
         if (rc == 0) return 0;
         *line = ly_csv_line(s->csv);
         for (int f = 0; f < F_COUNT; f++) r->v[f] = "";
+        r->raw = 0;
         if (s->opt.layout == LY_AN_LAYOUT_CDNOW || s->opt.layout == LY_AN_LAYOUT_CDNOW_SAMPLE) {
             /* whitespace separated: the non-empty fields in order */
             const char *vals[8];
@@ -476,8 +483,11 @@ static int readRow(csvSrc *s, row *r, long *line, ly_error *err)
             return 1;
         }
         for (int f = 0; f < F_COUNT; f++)
-            if (s->col[f] >= 0)
-                r->v[f] = trimmed(ly_csv_field(s->csv, (size_t)s->col[f]), r->buf[f], sizeof r->buf[0]);
+            if (s->col[f] >= 0) {
+                r->v[f] = ly_csv_field(s->csv, (size_t)s->col[f]);
+                r->raw |= 1u << f;
+            }
+        rowField(s, r, F_RECEIPT_ID);
         if (!r->v[F_RECEIPT_ID][0]) {
             bad(err, *line, "bad_value", "column %s: %s", fieldNames[F_RECEIPT_ID], "empty");
             return -1;
@@ -561,7 +571,7 @@ static int basketNext(csvSrc *s, ly_an_receipt *out, ly_error *err)
             size_t off = putStr(b, item, &ok);
             b->lines[b->n_lines++] = (bline){.sku = off, .category = off, .qty = 1000, .cost = -1};
         }
-        if (!ok || (b->n_lines && !emit(b, out))) {
+        if (!ok || (b->n_lines && out && !emit(b, out))) {
             ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
             return -1;
         }
@@ -569,7 +579,8 @@ static int basketNext(csvSrc *s, ly_an_receipt *out, ly_error *err)
     }
 }
 
-/* The next receipt, parsed here; it lives in *s->ready until the next call. */
+/* The next receipt, parsed here; it lives in *s->ready until the next call. out NULL: only
+ * *s->ready is filled (the reader thread makes the receipt after moving the buffers). */
 static int parseNext(void *ctx, ly_an_receipt *out, ly_error *err)
 {
     csvSrc *s = ctx;
@@ -606,7 +617,7 @@ static int parseNext(void *ctx, ly_an_receipt *out, ly_error *err)
                 break;
             }
             if (rep) continue;
-            if (!emit(done, out)) {
+            if (out && !emit(done, out)) {
                 ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
                 result = -1;
                 break;
@@ -637,8 +648,7 @@ static void *reader(void *arg)
         b->status = 1;
         size_t bytes = 0;
         while (b->n < BATCH_RECEIPTS && bytes < BATCH_BYTES) {
-            ly_an_receipt tmp;
-            int rc = parseNext(s, &tmp, &s->perr);
+            int rc = parseNext(s, NULL, &s->perr);
             if (rc <= 0) {
                 b->status = rc;
                 break;
@@ -647,11 +657,6 @@ static void *reader(void *arg)
             rbuf *slot = &b->rb[b->n], t = *slot;
             *slot = *s->ready;
             *s->ready = t;
-            if (!emit(slot, &b->rec[b->n])) {
-                ly_error_set(&s->perr, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
-                b->status = -1;
-                break;
-            }
             bytes += slot->len + slot->n_lines * sizeof(bline);
             b->n++;
         }
@@ -674,7 +679,10 @@ static int threadNext(void *ctx, ly_an_receipt *out, ly_error *err)
         if (s->holding) {
             batch *b = &s->batches[s->cons_at];
             if (s->cons_i < b->n) {
-                *out = b->rec[s->cons_i++];
+                if (!emit(&b->rb[s->cons_i++], out)) {
+                    ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+                    return -1;
+                }
                 return 1;
             }
             if (b->status <= 0) {

@@ -21,6 +21,7 @@ int ly_cli_analyze(int argc, char **argv);
 int ly_cli_report(int argc, char **argv);
 int ly_cli_offers(int argc, char **argv);
 int ly_cli_outbox(int argc, char **argv);   /* deliver, list, retry (docs/delivery.md) */
+int ly_cli_triggers(int argc, char **argv); /* run, report (docs/triggers.md) */
 
 /* Shared by the subcommands: the database and program paths from --db / --program, or the
  * LOYAL_DB / LOYAL_PROGRAM environment variables, or ./loyal.db and ./program.json. */

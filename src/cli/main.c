@@ -22,6 +22,7 @@ static const struct {
     {"report", ly_cli_report, "money figures: points liability, partner settlement"},
     {"offers", ly_cli_offers, "personal offers per customer, and their offline evaluation"},
     {"outbox", ly_cli_outbox, "deliver the messages triggers wrote; list them; retry dead ones"},
+    {"triggers", ly_cli_triggers, "run the trigger communications; report their uplift against hold-outs"},
 };
 
 static void usage(FILE *f)

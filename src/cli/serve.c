@@ -7,6 +7,8 @@
 #include "engage/engage.h"
 #include "http/http.h"
 #include "os/os.h"
+#include "program/program.h"
+#include "program/triggers.h"
 #include "service/service.h"
 #include "store/store.h"
 
@@ -42,7 +44,9 @@ static const char serveHelp[] =
     "                         docs/delivery.md): the outbox's messages are sent from\n"
     "                         delivery threads; without the file nothing is sent\n"
     "  --deliver-every SECS   how long delivery threads sleep at most when nothing is due\n"
-    "                         (default 5; 0 turns delivery off)\n";
+    "                         (default 5; 0 turns delivery off)\n"
+    "  --triggers-every MINS  how often the program's triggers run and write their messages\n"
+    "                         to the outbox (default 60; 0 turns them off; docs/triggers.md)\n";
 
 static volatile sig_atomic_t stopRequested, reloadRequested;
 static void onSignal(int sig) { (void)sig; stopRequested = 1; }
@@ -54,6 +58,7 @@ typedef struct scheduler {
     void (*tick)(struct scheduler *sc);
     int every, first;
     int analyze_hours;
+    ly_delivery_worker *deliverer; /* the triggers' tick wakes it (may be NULL) */
     pthread_t thread;
     bool running;
     pthread_mutex_t mu;
@@ -153,6 +158,47 @@ static void analyzeTick(scheduler *sc)
                 (long long)run.customers, (double)(ly_os_usec() - t0) / 1e6);
 }
 
+/* The program's triggers as of now (docs/triggers.md), with the program version in force
+ * (parsed from its text, so a replacement meanwhile cannot pull it away), then the uplift
+ * of the last 90 days for /metrics. */
+static void triggersTick(scheduler *sc)
+{
+    ly_arena a = {0};
+    const char *text;
+    ly_program_info info;
+    ly_program prog;
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_program_get(sc->svc, &a, &text, &info, &err) != LY_OK ||
+        ly_program_parse(text, strlen(text), &prog, &err) != LY_OK) {
+        fprintf(stderr, "loyal serve: triggers: %s\n", err.message);
+        ly_arena_free(&a);
+        return;
+    }
+    ly_arena_free(&a);
+    if (prog.triggers && prog.triggers->n_triggers) {
+        ly_store *store = ly_service_store(sc->svc);
+        ly_time now = ly_os_now();
+        ly_triggers_run_options ro = {.now = now};
+        ly_triggers_run_result r;
+        if (ly_triggers_run(store, &prog, ly_service_calendar(sc->svc), &ro, &r, &err) != LY_OK) {
+            fprintf(stderr, "loyal serve: triggers: %s (%s)\n", err.message, err.code);
+        } else {
+            if (r.messages || r.held_out || r.program_held_out)
+                fprintf(stderr, "loyal serve: triggers: %lld messages, %lld held out, %lld "
+                                "held out program-wide\n", (long long)r.messages,
+                        (long long)r.held_out, (long long)r.program_held_out);
+            if (r.messages && sc->deliverer) ly_delivery_worker_wake(sc->deliverer);
+            ly_triggers_report rep;
+            if (ly_triggers_report_build(store, &prog, now - 90 * 86400, now + 1, &a, &rep,
+                                         &err) != LY_OK)
+                fprintf(stderr, "loyal serve: triggers report: %s\n", err.message);
+            ly_arena_free(&a);
+        }
+    }
+    ly_program_free(&prog);
+}
+
 int ly_cli_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -161,6 +207,7 @@ int ly_cli_serve(int argc, char **argv)
         {"sync", required_argument, 0, 's'},      {"max-body", required_argument, 0, 'b'},
         {"maintain-every", required_argument, 0, 'm'}, {"analyze-every", required_argument, 0, 'a'},
         {"delivery", required_argument, 0, 'D'},  {"deliver-every", required_argument, 0, 'E'},
+        {"triggers-every", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     ly_service_options so = {.db_path = ly_cli_default_db(), .program_path = ly_cli_default_program()};
@@ -169,6 +216,7 @@ int ly_cli_serve(int argc, char **argv)
     int every = 60, analyze_hours = 24, c;
     const char *delivery_path = NULL; /* NULL: the default path, if that file exists */
     int deliver_every = 5;
+    int triggers_minutes = 60;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -220,6 +268,16 @@ int ly_cli_serve(int argc, char **argv)
                 return LY_EXIT_USAGE;
             }
             deliver_every = (int)v;
+            break;
+        }
+        case 'T': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 0 || v > 10080) {
+                fprintf(stderr, "loyal serve: --triggers-every takes minutes, 0..10080\n");
+                return LY_EXIT_USAGE;
+            }
+            triggers_minutes = (int)v;
             break;
         }
         case 'h': fputs(serveHelp, stdout); return LY_EXIT_OK;
@@ -286,6 +344,11 @@ int ly_cli_serve(int argc, char **argv)
         }
     }
 
+    /* Trigger runs, the first one 30 s after start (after the analytics' first check). */
+    scheduler triggers = {.svc = svc, .tick = triggersTick, .every = triggers_minutes * 60,
+                          .first = 30, .deliverer = deliverer};
+    if (triggers_minutes > 0) schedulerStart(&triggers);
+
     const ly_program *p = ly_service_program(svc);
     fprintf(stderr, "loyal serve: listening on http://%s:%d (program \"%s\" %s, database %s)\n",
             ho.host, ly_http_port(http), p->name, p->version, so.db_path);
@@ -321,6 +384,7 @@ int ly_cli_serve(int argc, char **argv)
     ly_http_stop(http);
     schedulerStop(&maintain);
     schedulerStop(&analyze);
+    schedulerStop(&triggers);
     ly_delivery_worker_stop(deliverer);
     ly_delivery_config_free(delivery);
     ly_service_close(svc);

@@ -390,6 +390,8 @@ typedef struct ly_program {
                                    * NULL when the program has neither (see "Tiers" below) */
     const struct ly_rewards *rewards; /* coupons, referrals, bonuses, partners (engineer R,
                                        * program/rewards.h), in mem; NULL = none */
+    const struct ly_triggers_conf *triggers; /* trigger communications and channels
+                                       * (program/triggers.h), in mem; NULL = none */
     void *mem;                  /* owned memory (an ly_arena), or NULL */
 } ly_program;
 

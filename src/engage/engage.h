@@ -411,4 +411,131 @@ char *ly_delivery_metrics_text(ly_store *s);
  * (end of Delivery and the outbox)
  * ======================================================================================= */
 
+/* =======================================================================================
+ * Triggers (triggers.c, triggers_report.c, triggers_stats.c; docs/triggers.md; engineer G)
+ *
+ * A run evaluates every customer against the program's triggers (program/triggers.h) as of
+ * an instant: chains already running advance when their step's wait is over and its
+ * `while` still holds (a purchase since the chain began ends it), and customers in a
+ * trigger's audience enter it. Triggers are tried in priority order; each step reached
+ * passes, in order, the frequency caps (per local day and ISO week, every trigger
+ * together), the channel choice (the trigger's channels for the customer's R level, the
+ * first with consent and an address, and for R1 customers not dearer than r1_max_cost);
+ * then the customer's hold-out groups decide: held out (by the trigger's seeded hash, or
+ * the program-wide hold-out) records the would-be send and sends nothing, treated writes
+ * the message to the outbox (not before the end of quiet hours) with its offer. Everything
+ * a step writes is one write job, so re-running a run writes nothing new.
+ * ======================================================================================= */
+
+/* The hold-out bucket of a customer in a trigger ("*": the program-wide hold-out):
+ * the first 8 bytes of BLAKE2b-256 of "<seed>\x1f<trigger>\x1f<customer id>", big-endian,
+ * modulo 10000. A customer is held out when bucket < share in basis points. hex (may be
+ * NULL; 17 bytes) gets those 8 bytes in hex. */
+int64_t ly_triggers_bucket(const char *seed, const char *trigger, int64_t customer_id,
+                           char *hex);
+
+typedef struct ly_triggers_run_options {
+    ly_time now;                   /* the instant the run is as of (> 0) */
+    bool dry_run;                  /* decide and count, write nothing */
+    const ly_offers_model *offers; /* NULL: built from the store when a trigger needs it */
+    size_t batch;                  /* customers per write job (default 500) */
+} ly_triggers_run_options;
+
+typedef struct ly_triggers_run_result {
+    int64_t customers;         /* customers evaluated */
+    int64_t entered;           /* chains started (every group) */
+    int64_t steps;             /* steps reached (every group) */
+    int64_t messages;          /* messages written to the outbox */
+    int64_t held_out;          /* steps held out by a trigger's hold-out */
+    int64_t program_held_out;  /* steps held out by the program-wide hold-out */
+    int64_t ended_purchase, ended_condition, ended_done; /* chains ended, by reason */
+    int64_t no_channel;        /* steps due but no channel had consent and an address */
+    int64_t capped;            /* steps due but over a frequency cap */
+    int64_t deferred;          /* messages held to the end of quiet hours */
+    int64_t coupons, bonuses, recommendations; /* offers riding on messages */
+    int64_t limit_reached;     /* 1 when max_per_run stopped the run */
+} ly_triggers_run_result;
+
+/* Runs the program's triggers (p->triggers; none: nothing happens) over the store as of
+ * o->now; cal is the program's calendar (local days, weeks and quiet hours). Adds to *r
+ * (cleared first). Errors: LY_EINVAL "no_triggers" when the program has none, LY_EIO,
+ * LY_ENOMEM; what was written before an error stays (it is consistent: one job per batch). */
+ly_err ly_triggers_run(ly_store *s, const ly_program *p, const ly_calendar *cal,
+                       const ly_triggers_run_options *o, ly_triggers_run_result *r,
+                       ly_error *err);
+
+/* ---- Measurement ----------------------------------------------------------------------- */
+
+/* An estimate with its 95% interval; valid false when it cannot be computed (a group is
+ * empty, a rate is zero for a relative figure, too few customers for a variance). */
+typedef struct ly_estimate {
+    double est, lo, hi;
+    bool valid;
+} ly_estimate;
+
+/* The uplift of one trigger step (step >= 0), of the whole trigger's first step, or of the
+ * program-wide hold-out (trigger "*", step -1). Money as doubles are estimates. */
+typedef struct ly_trigger_figures {
+    const char *trigger;
+    const char *name;          /* may be NULL */
+    int64_t step;
+    int64_t attribution_days;
+    int64_t treated, held_out;             /* steps reached in each group */
+    int64_t treated_conv, held_out_conv;   /* of them followed by a deal in the window */
+    ly_money treated_revenue, held_out_revenue; /* sums */
+    double p_treated, p_held_out;          /* conversion rates */
+    double rev_treated, rev_held_out;      /* revenue per customer */
+    ly_estimate uplift;        /* p_treated - p_held_out: Newcombe's hybrid score interval */
+    ly_estimate relative;      /* p_treated / p_held_out - 1: Katz log interval */
+    ly_estimate revenue;       /* revenue per customer difference: Welch interval */
+    double incremental_revenue;/* revenue.est x treated */
+    double incremental_margin; /* x margin_percent; valid only with has_margin */
+    bool has_margin;
+    ly_money message_cost;     /* channel costs of the messages sent */
+    ly_money reward_cost;      /* offers' costs x treated conversions */
+    double roi;                /* (incremental margin, or revenue without a margin, - cost)
+                                * / cost; valid only with roi_valid (cost > 0) */
+    bool roi_valid;
+    bool proven;               /* the uplift interval excludes zero */
+} ly_trigger_figures;
+
+typedef struct ly_triggers_report {
+    ly_time from, to;          /* steps reached in [from, to) */
+    ly_trigger_figures *rows;  /* per trigger, its steps in order */
+    size_t n_rows;
+    ly_trigger_figures program;/* customers in the program-wide hold-out against the rest
+                                * (treated = not in it), first step reached per customer */
+    bool has_program;          /* the program has a program-wide hold-out */
+} ly_triggers_report;
+
+/* Builds the report from the steps recorded in [from, to) and the receipts that followed
+ * (read now, on the calling thread's reader). Rows are in a. LY_EINVAL "no_triggers",
+ * LY_EIO, LY_ENOMEM. */
+ly_err ly_triggers_report_build(ly_store *s, const ly_program *p, ly_time from, ly_time to,
+                                ly_arena *a, ly_triggers_report *out, ly_error *err);
+
+/* The report as JSON ("format": "loyal-triggers-report/1"; money in minor units, rounded
+ * for estimates). NULL when out of memory. */
+json_t *ly_triggers_report_json(const ly_triggers_report *r, const ly_program *p);
+
+/* The statistics, for tests. Wilson score interval of x successes in n at 95%. */
+void ly_stats_wilson(int64_t x, int64_t n, double *lo, double *hi);
+/* p1 - p2 with Newcombe's hybrid score interval (his method 10). valid false if n1 or n2
+ * is 0. */
+ly_estimate ly_stats_newcombe(int64_t x1, int64_t n1, int64_t x2, int64_t n2);
+/* mean1 - mean2 with Welch's t interval from the sums and sums of squares. valid false
+ * unless n1, n2 >= 2. */
+ly_estimate ly_stats_welch(int64_t n1, double sum1, double sumsq1, int64_t n2, double sum2,
+                           double sumsq2);
+/* The 97.5% quantile of Student's t with df degrees of freedom (df >= 1; large df: 1.96). */
+double ly_stats_t975(double df);
+
+/* Conversion figures of this process's trigger runs, for /metrics (Prometheus text).
+ * malloc'd; NULL when out of memory. */
+char *ly_triggers_metrics_text(void);
+
+/* =======================================================================================
+ * (end of Triggers)
+ * ======================================================================================= */
+
 #endif /* LY_ENGAGE_H */

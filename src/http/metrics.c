@@ -171,6 +171,12 @@ char *ly__metrics_render(ly__metrics *m, ly_store *store, ly_arena *a)
     if (delivery) add(&t, "%s", delivery);
     free(delivery);
 
+    /* Triggers (docs/triggers.md): steps reached by group, suppressions, and the conversion
+     * figures of the latest uplift report built by this process. */
+    char *triggers = ly_triggers_metrics_text();
+    if (triggers) add(&t, "%s", triggers);
+    free(triggers);
+
     char *out = NULL;
     if (!t.failed && t.s) out = ly_arena_strndup(a, t.s, t.len);
     free(t.s);

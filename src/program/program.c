@@ -7,6 +7,7 @@
  */
 #include "program/program.h"
 #include "program/rewards.h"
+#include "program/triggers.h"
 #include "program/program_internal.h"
 #include "os/os.h"
 
@@ -642,7 +643,9 @@ static ly_err parseRoot(json_t *root, ly_program *p, ly_error *err)
                                        "coupons", "referrals", "welcome", "birthday", "events",
                                        "partners",
                                        /* program/tiers.c */
-                                       "tiers", "club", NULL};
+                                       "tiers", "club",
+                                       /* program/triggers.c */
+                                       "triggers", "channels", NULL};
     TRY(needObject(root, "", err));
     TRY(onlyKeys(root, "", keys, err));
     void *mem = p->mem;
@@ -694,6 +697,8 @@ static ly_err parseRoot(json_t *root, ly_program *p, ly_error *err)
     TRY(ly__program_rewards_parse(root, p, err)); /* after the rules: coupons name theirs */
     /* after the rules: benefits name theirs (program/tiers.c) */
     TRY(ly__program_tiers(json_object_get(root, "tiers"), json_object_get(root, "club"), p, err));
+    /* after rules, rewards and tiers: offers name rules and campaigns (program/triggers.c) */
+    TRY(ly__program_triggers_parse(root, p, err));
     return ly_program_validate(p, err);
 }
 

@@ -434,7 +434,9 @@ ly_err ly__rw_confirmed(ly_service *s, const ly_program *prog, ly_db *db, ly__rw
         TRY(ly_db_partner_entry_insert(db, in->partner, r->receipt_id, NULL, now, p->earn,
                                        p->redeem, p->paid, err));
     const ly_rewards *rwp = prog->rewards;
-    if (customer_id && rwp && rwp->referrals && r->total >= rwp->referral_min_purchase) {
+    /* An imported receipt (history) never qualifies a referral. */
+    if (customer_id && !in->no_points && rwp && rwp->referrals &&
+        r->total >= rwp->referral_min_purchase) {
         ly_referral ref;
         ly_arena a = {0};
         ly_err rc = ly_db_referral_get(db, customer_id, &a, &ref, err);

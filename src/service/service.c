@@ -492,6 +492,18 @@ static ly_err ruleInputs(ly_service *s, const ly_program *prog, ly_db *db, const
     ly_error_clear(err);
     /* The tier and club membership (tiers.c). */
     TRY(ly__tiers_facts(s, db, prog, c->id, a, f.v, &f.n, FACTS_MAX, err));
+    /* Bonus offers riding on trigger messages: trigger_offer.<flag> = "active" while the
+     * flag is (engage/triggers.c, docs/triggers.md). */
+    if (prog->triggers) {
+        const char **flags;
+        size_t nf;
+        TRY(ly_db_trigger_flags_active(db, c->id, ly_os_now(), a, &flags, &nf, err));
+        for (size_t i = 0; i < nf; i++) {
+            char key[80];
+            snprintf(key, sizeof key, "trigger_offer.%.60s", flags[i]);
+            TRY(factAdd(&f, a, key, "active", err));
+        }
+    }
     in->facts = f.v;
     in->n_facts = f.n;
     return LY_OK;

@@ -102,25 +102,29 @@ static ly_err evaluate(ly_service *s, ly_db *db, const ly_program *prog, int64_t
 {
     const ly_tiers *t = prog->tiers;
     ly_arena a = {0};
-    ly_tier_purchase *p;
-    size_t n;
     int64_t today = ly_local_day(&s->cal, now);
-    ly_err rc = loadPurchases(s, db, t, customer_id, now, &a, &p, &n, err);
     size_t idx = 0;
+    ly_tier_state st = {0};
+    bool row = false;
+    ly_err rc = t->n_tiers ? tierOf(db, t, customer_id, &a, &idx, &st, &row, err) : LY_OK;
+    /* A stored tier the program no longer has is corrected like a change. */
+    bool unknown = rc == LY_OK && row && ly_tiers_find(t, st.tier) < 0;
+    bool club_rule = t->has_club && t->club.by_rule;
+    /* At a confirm nothing can change for a customer already in the top tier when no club
+     * rule is to be checked: spare the writer the purchases' query. */
+    if (rc == LY_OK && !allow_downgrade && !unknown && !club_rule && idx + 1 >= t->n_tiers) {
+        ly_arena_free(&a);
+        return LY_OK;
+    }
+    ly_tier_purchase *p = NULL;
+    size_t n = 0;
+    if (rc == LY_OK) rc = loadPurchases(s, db, t, customer_id, now, &a, &p, &n, err);
     if (rc == LY_OK && t->n_tiers) {
-        ly_tier_state st;
-        bool row;
-        rc = tierOf(db, t, customer_id, &a, &idx, &st, &row, err);
-        size_t next = idx;
-        if (rc == LY_OK) {
-            /* Without a row the customer is in the first tier since enrolment; it is never
-             * lost, so since only matters for rows. */
-            next = ly_tiers_decide(t, idx, ly_local_day(&s->cal, st.since), p, n, today,
-                                   allow_downgrade);
-        }
-        /* A stored tier the program no longer has is corrected like a change. */
-        bool unknown = row && ly_tiers_find(t, st.tier) < 0;
-        if (rc == LY_OK && (next != idx || unknown)) {
+        /* Without a row the customer is in the first tier since enrolment; it is never
+         * lost, so since only matters for rows. */
+        size_t next = ly_tiers_decide(t, idx, ly_local_day(&s->cal, st.since), p, n, today,
+                                      allow_downgrade);
+        if (next != idx || unknown) {
             ly_tier_state to = {t->tiers[next].id, now};
             const char *change = next > idx ? "upgrade" : "downgrade";
             rc = ly_db_tier_set(db, customer_id, st.tier, &to, change, prog->version, err);
@@ -131,7 +135,7 @@ static ly_err evaluate(ly_service *s, ly_db *db, const ly_program *prog, int64_t
             idx = next;
         }
     }
-    if (rc == LY_OK && t->has_club && t->club.by_rule) {
+    if (rc == LY_OK && club_rule) {
         ly_club_member m;
         rc = ly_db_club_get(db, customer_id, &a, &m, err);
         bool member = rc == LY_OK;
@@ -185,22 +189,41 @@ static ly_err runEval(ly_db *db, void *ctx, ly_error *err)
 
 typedef enum evalSource { FROM_TIERS = 0, FROM_BUYERS, FROM_RULE_MEMBERS } evalSource;
 
-/* Evaluates every customer of one source, in batches of one write job each. */
+/* Evaluates every customer of one source, in batches of one write job each. The buyers
+ * are read in one query (a range of the receipts' time index; paging it would scan the
+ * range again for every page); the others page by primary key. */
 static ly_err evalAll(ly_service *s, const ly_program *prog, evalSource src, ly_time since,
                       ly_time now, ly_maintain_result *out, ly_error *err)
 {
     int64_t after = 0;
-    for (;;) {
+    ly_arena buyers_mem = {0};
+    int64_t *buyers = NULL;
+    size_t n_buyers = 0, next_buyer = 0;
+    if (src == FROM_BUYERS) {
         ly_db *db = ly_store_reader(s->store, err);
         if (!db) return LY_EIO;
+        ly_err rc = ly_db_buyers_since(db, since, 0, SIZE_MAX / 2, &buyers_mem, &buyers, &n_buyers, err);
+        if (rc != LY_OK) {
+            ly_arena_free(&buyers_mem);
+            return rc;
+        }
+    }
+    for (;;) {
+        ly_db *db = ly_store_reader(s->store, err);
+        if (!db) {
+            ly_arena_free(&buyers_mem);
+            return LY_EIO;
+        }
         ly_arena a = {0};
         int64_t *ids = NULL;
         size_t n = 0;
-        ly_err rc;
+        ly_err rc = LY_OK;
         if (src == FROM_TIERS) {
             rc = ly_db_tier_customers(db, after, MAINTAIN_BATCH, &a, &ids, &n, err);
         } else if (src == FROM_BUYERS) {
-            rc = ly_db_buyers_since(db, since, after, MAINTAIN_BATCH, &a, &ids, &n, err);
+            ids = buyers + next_buyer;
+            n = n_buyers - next_buyer < MAINTAIN_BATCH ? n_buyers - next_buyer : MAINTAIN_BATCH;
+            next_buyer += n;
         } else {
             ly_club_member *m;
             rc = ly_db_club_page(db, after, MAINTAIN_BATCH, true, &a, &m, &n, err);
@@ -209,18 +232,25 @@ static ly_err evalAll(ly_service *s, const ly_program *prog, evalSource src, ly_
         }
         if (rc != LY_OK || n == 0) {
             ly_arena_free(&a);
+            ly_arena_free(&buyers_mem);
             return rc;
         }
         evalJob j = {.s = s, .prog = prog, .ids = ids, .n = n, .now = now};
         rc = ly_store_write(s->store, runEval, &j, err);
         after = ids[n - 1];
         ly_arena_free(&a);
-        if (rc != LY_OK) return rc;
+        if (rc != LY_OK) {
+            ly_arena_free(&buyers_mem);
+            return rc;
+        }
         out->tiers_upgraded += j.res.tiers_upgraded;
         out->tiers_downgraded += j.res.tiers_downgraded;
         out->club_joined += j.res.club_joined;
         out->club_left += j.res.club_left;
-        if (n < MAINTAIN_BATCH) return LY_OK;
+        if (n < MAINTAIN_BATCH) {
+            ly_arena_free(&buyers_mem);
+            return LY_OK;
+        }
     }
 }
 
@@ -412,8 +442,6 @@ ly_err ly_service_tier_view(ly_service *s, int64_t customer_id, ly_time now, ly_
     const ly_tiers *t = prog->tiers;
     ly_err rc = LY_OK;
     if (!t) goto done;
-    ly_customer c;
-    if ((rc = ly_db_customer_get(db, customer_id, a, &c, err)) != LY_OK) goto done;
     ly_tier_purchase *p;
     size_t n;
     if ((rc = loadPurchases(s, db, t, customer_id, now, a, &p, &n, err)) != LY_OK) goto done;
@@ -427,7 +455,9 @@ ly_err ly_service_tier_view(ly_service *s, int64_t customer_id, ly_time now, ly_
         tier->has_tiers = true;
         tier->id = ly_arena_strdup(a, cur->id);
         tier->name = ly_arena_strdup(a, cur->name);
-        tier->since = row ? st.since : c.enrolled_at;
+        tier->since = st.since;
+        if (!row && (rc = ly_db_customer_enrolled(db, customer_id, &tier->since, err)) != LY_OK)
+            goto done; /* the first tier, since enrolment */
         tier->held_until_day = ly_tiers_held_until(t, idx, p, n, today, true,
                                                    ly_local_day(&s->cal, tier->since));
         tier->earn_rate_bp = ly_tier_earn_rate(t, idx, prog->earn_rate_bp);

@@ -146,6 +146,22 @@ typedef enum ly__stmt_id {
     STMT_TR_CLUB_RULE_MEMBERS,
     STMT_TR_DAY_GET,
     STMT_TR_DAY_PUT,
+    STMT_TR_ENROLLED,
+    /* triggers.c (trigger communications and hold-outs, issue 5; engineer G) */
+    STMT_TRG_CUSTOMERS,
+    STMT_TRG_ASSIGN_GET,
+    STMT_TRG_ASSIGN_PUT,
+    STMT_TRG_CHAINS_OF,
+    STMT_TRG_CHAIN_PUT,
+    STMT_TRG_SEND_PUT,
+    STMT_TRG_SEND_MESSAGE,
+    STMT_TRG_SENDS_COUNT,
+    STMT_TRG_FLAG_SET,
+    STMT_TRG_FLAGS_ACTIVE,
+    STMT_TRG_DEALS,
+    STMT_TRG_EVENTS,
+    STMT_TRG_TIER_CHANGES,
+    STMT_TRG_OUTCOMES,
     STMT_COUNT
 } ly__stmt_id;
 

@@ -385,6 +385,61 @@ static const char *const migrations[] = {
     "  at INTEGER NOT NULL,"
     "  program_version TEXT NOT NULL"
     ") STRICT;",
+
+    /* Trigger communications and their hold-outs (engineer G; docs/triggers.md). Every
+     * customer's group in a trigger is drawn once from a seeded hash and recorded
+     * (trigger_id '*' is the program-wide hold-out); a chain is one cycle of a customer in
+     * a trigger; trigger_sends holds every step reached, sent or (held out) the send it
+     * would have been: the uplift is measured on it and the frequency caps count it. */
+    "CREATE TABLE trigger_assignments ("
+    "  trigger_id TEXT NOT NULL,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  grp TEXT NOT NULL,"                      /* 'treated' or 'holdout' */
+    "  bucket INTEGER NOT NULL,"                /* 0..9999 from the hash */
+    "  hash TEXT NOT NULL,"                     /* hex, first 8 bytes of BLAKE2b */
+    "  share_bp INTEGER NOT NULL,"
+    "  seed TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  PRIMARY KEY (trigger_id, customer_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE trigger_chains ("
+    "  trigger_id TEXT NOT NULL,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  cycle INTEGER NOT NULL,"
+    "  grp TEXT NOT NULL,"                      /* 'treated', 'holdout', 'program_holdout' */
+    "  entered_at INTEGER NOT NULL,"
+    "  step INTEGER NOT NULL,"                  /* the last step reached */
+    "  step_at INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"                    /* 'running' or 'ended' */
+    "  end_reason TEXT,"                        /* 'purchase', 'condition', 'done' */
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (customer_id, trigger_id, cycle)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE trigger_sends ("
+    "  trigger_id TEXT NOT NULL,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  cycle INTEGER NOT NULL,"
+    "  step INTEGER NOT NULL,"
+    "  grp TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"                    /* the (would-be) send time */
+    "  channel TEXT,"
+    "  cost INTEGER NOT NULL,"                  /* minor units; 0 when nothing was sent */
+    "  message_id TEXT,"                        /* the outbox message, NULL if none */
+    "  offer TEXT,"
+    "  reward_cost INTEGER NOT NULL,"
+    "  PRIMARY KEY (trigger_id, customer_id, cycle, step)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX trigger_sends_customer ON trigger_sends(customer_id, at);"
+    "CREATE INDEX trigger_sends_at ON trigger_sends(trigger_id, at);"
+    /* Bonus offers riding on messages: the fact trigger_offer.<flag> while active. */
+    "CREATE TABLE trigger_flags ("
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  flag TEXT NOT NULL,"
+    "  trigger_id TEXT NOT NULL,"
+    "  from_at INTEGER NOT NULL,"
+    "  until_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (customer_id, flag)"
+    ") STRICT, WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

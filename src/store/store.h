@@ -642,6 +642,9 @@ typedef struct ly_tier_state {
     ly_time since;      /* when the customer reached it */
 } ly_tier_state;
 
+/* When the customer enrolled (one column, for the first tier's "since"). LY_ENOTFOUND. */
+ly_err ly_db_customer_enrolled(ly_db *db, int64_t customer_id, ly_time *out, ly_error *err);
+
 /* The customer's tier row. LY_ENOTFOUND when there is none (the first tier). */
 ly_err ly_db_tier_get(ly_db *db, int64_t customer_id, ly_arena *a, ly_tier_state *out,
                       ly_error *err);
@@ -705,5 +708,109 @@ ly_err ly_db_club_page(ly_db *db, int64_t after, size_t limit, bool via_rule_onl
 ly_err ly_db_tier_day_done(ly_db *db, int64_t day, bool *done, ly_error *err);
 ly_err ly_db_tier_day_mark(ly_db *db, int64_t day, ly_time at, const char *program_version,
                            ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * Triggers (triggers.c; engineer G; docs/triggers.md): hold-out assignments, each
+ * customer's chain in each trigger, every step reached (a message sent, or for a held-out
+ * customer the send it would have been: what the uplift is measured on and what the
+ * frequency caps count), and the bonus flags offers ride on.
+ * ------------------------------------------------------------------------------------- */
+
+/* Customers not merged into another, ids ascending and > after, at most limit (in a). */
+ly_err ly_db_trigger_customers(ly_db *db, int64_t after, size_t limit, ly_arena *a,
+                               int64_t **ids, size_t *n, ly_error *err);
+
+/* A customer's recorded group in a trigger ("*" = the program-wide hold-out). */
+typedef struct ly_trigger_assignment {
+    const char *trigger;
+    int64_t customer_id;
+    bool held_out;
+    int64_t bucket;       /* 0..9999 from the hash; held out when bucket < share_bp */
+    const char *hash;     /* hex of the first 8 bytes of the BLAKE2b hash */
+    int64_t share_bp;     /* the hold-out share it was drawn with */
+    const char *seed;
+    ly_time at;
+} ly_trigger_assignment;
+/* LY_ENOTFOUND when the customer was never assigned in the trigger. */
+ly_err ly_db_trigger_assignment_get(ly_db *db, const char *trigger, int64_t customer_id,
+                                    bool *held_out, ly_error *err);
+/* Records an assignment; the first one recorded stays (a no-op when one exists). */
+ly_err ly_db_trigger_assignment_put(ly_db *db, const ly_trigger_assignment *as, ly_error *err);
+
+/* One cycle of a customer's chain in a trigger. */
+typedef struct ly_trigger_chain {
+    const char *trigger;
+    int64_t customer_id;
+    int64_t cycle;        /* 1, 2, ... each time the customer enters again */
+    const char *group;    /* "treated", "holdout", "program_holdout" */
+    ly_time entered_at;
+    int64_t step;         /* the last step reached (0-based) */
+    ly_time step_at;      /* when it was (would have been) sent */
+    bool open;            /* running; false once ended */
+} ly_trigger_chain;
+/* The latest cycle of each trigger the customer has entered, by trigger id (in a). */
+ly_err ly_db_trigger_chains_of(ly_db *db, int64_t customer_id, ly_arena *a,
+                               ly_trigger_chain **out, size_t *n, ly_error *err);
+/* Inserts or updates the cycle (trigger, customer, cycle); end_reason ("purchase",
+ * "condition", "done") is kept when it is not open. */
+ly_err ly_db_trigger_chain_put(ly_db *db, const ly_trigger_chain *c, const char *end_reason,
+                               ly_time at, ly_error *err);
+
+/* A step reached. */
+typedef struct ly_trigger_send {
+    const char *trigger;
+    int64_t customer_id, cycle, step;
+    const char *group;       /* as the chain's */
+    ly_time at;              /* the (would-be) send time: not before the end of quiet hours */
+    const char *channel;     /* the channel chosen (also for held-out customers) */
+    ly_money cost;           /* the channel's cost; 0 when nothing was sent */
+    const char *message_id;  /* the outbox message; NULL when nothing was sent */
+    const char *offer;       /* the offer's kind, or NULL */
+    ly_money reward_cost;    /* the offer's cost if taken; 0 when nothing was sent */
+} ly_trigger_send;
+/* Records a step reached unless (trigger, customer, cycle, step) is recorded: *created
+ * (may be NULL) says which. */
+ly_err ly_db_trigger_send_put(ly_db *db, const ly_trigger_send *s, bool *created, ly_error *err);
+/* Sets the outbox message of a recorded step. */
+ly_err ly_db_trigger_send_message(ly_db *db, const ly_trigger_send *s, const char *message_id,
+                                  ly_error *err);
+/* Steps recorded for the customer with from <= at < to, every trigger and group. */
+ly_err ly_db_trigger_sends_count(ly_db *db, int64_t customer_id, ly_time from, ly_time to,
+                                 int64_t *n, ly_error *err);
+
+/* Turns on a bonus flag [from, until) (an existing one is widened). */
+ly_err ly_db_trigger_flag_set(ly_db *db, int64_t customer_id, const char *flag,
+                              const char *trigger, ly_time from, ly_time until, ly_error *err);
+/* The customer's flags active at `at`, by name (in a). */
+ly_err ly_db_trigger_flags_active(ly_db *db, int64_t customer_id, ly_time at, ly_arena *a,
+                                  const char ***flags, size_t *n, ly_error *err);
+
+/* The customer's receipts with from <= time < to: how many, the first and last times (0
+ * when none). */
+ly_err ly_db_trigger_deals(ly_db *db, int64_t customer_id, ly_time from, ly_time to,
+                           int64_t *count, ly_time *first, ly_time *last, ly_error *err);
+/* Custom events of the type by the customer with from <= at < to. */
+ly_err ly_db_trigger_events(ly_db *db, int64_t customer_id, const char *type, ly_time from,
+                            ly_time to, int64_t *n, ly_error *err);
+/* Tier upgrades and downgrades of the customer with from <= at < to. */
+ly_err ly_db_trigger_tier_changes(ly_db *db, int64_t customer_id, ly_time from, ly_time to,
+                                  int64_t *upgrades, int64_t *downgrades, ly_error *err);
+
+/* A step reached with what followed it: the deals in [at, at + window). */
+typedef struct ly_trigger_outcome {
+    int64_t customer_id, cycle, step;
+    bool held_out;           /* held out by the trigger or the program */
+    bool program_holdout;    /* held out by the program-wide hold-out */
+    ly_time at;
+    ly_money cost, reward_cost;
+    int64_t deals;
+    ly_money revenue;        /* paid less what the deals' returns gave back */
+} ly_trigger_outcome;
+typedef ly_err (*ly_trigger_outcome_fn)(void *ctx, const ly_trigger_outcome *o, ly_error *err);
+/* Calls fn for every step of the trigger reached with from <= at < to, by step, then
+ * customer, then cycle; window in seconds. fn's error stops the walk and is returned. */
+ly_err ly_db_trigger_outcomes(ly_db *db, const char *trigger, ly_time from, ly_time to,
+                              int64_t window, ly_trigger_outcome_fn fn, void *ctx,
+                              ly_error *err);
 
 #endif /* LY_STORE_H */

@@ -87,6 +87,24 @@ ly_err ly_db_program_version_get(ly_db *db, const char *version, ly_arena *a, co
  * Tiers
  * ------------------------------------------------------------------------------------- */
 
+ly_err ly_db_customer_enrolled(ly_db *db, int64_t customer_id, ly_time *out, ly_error *err)
+{
+    sqlite3_stmt *st = ly__stmt(db, STMT_TR_ENROLLED,
+        "SELECT enrolled_at FROM customers WHERE id = ?1", err);
+    if (!st) return LY_EIO;
+    if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        ly__stmt_done(st);
+        return ly_error_set(err, LY_ENOTFOUND, "customer_not_found", "customer_id",
+                            "no customer with id %lld", (long long)customer_id);
+    }
+    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
+    *out = ly__col_i64(st, 0);
+    ly__stmt_done(st);
+    return LY_OK;
+}
+
 ly_err ly_db_tier_get(ly_db *db, int64_t customer_id, ly_arena *a, ly_tier_state *out,
                       ly_error *err)
 {
