@@ -287,7 +287,7 @@ static void test_cdnow_models_end_to_end(void **state)
     char *json = tl_join(dir, "cdnow.json");
     tl_run r;
     tl_loyal(&r, NULL, "analyze", "--layout", "cdnow_sample", "--as-of", "1997-10-01", "--addon-days",
-             "0", "--quiet", "--json", json, data, NULL);
+             "0", "--pnbd", "--quiet", "--json", json, data, NULL);
     if (r.code != 0) fail_msg("analyze: %d\n%s", r.code, r.err);
     tl_run_free(&r);
     json_error_t je;

@@ -505,7 +505,7 @@ static void test_pure_process(void **state)
              "--truth", truth, "--truth-customers", tcust, "--quiet", NULL);
     expectCode(&r, 0, "simulate");
     tl_run_free(&r);
-    tl_loyal(&r, NULL, "analyze", csv, "--map", "customer=customer_card", "--no-addons", "--no-pnbd",
+    tl_loyal(&r, NULL, "analyze", csv, "--map", "customer=customer_card", "--no-addons",  
              "--no-copurchases", "--as-of", AS_OF, "--json", out, "--quiet", NULL);
     expectCode(&r, 0, "analyze");
     tl_run_free(&r);
@@ -735,7 +735,7 @@ static void test_planted_patterns(void **state)
     tl_run_free(&r);
     /* Support 0.002 (about 150 of ~74,000 baskets) rather than the default 0.01, so that chance
      * pairs pass too and the planted ones have something to be ranked against. */
-    tl_loyal(&r, NULL, "analyze", csv, "--map", "customer=customer_card", "--addon-days", "0", "--no-pnbd",
+    tl_loyal(&r, NULL, "analyze", csv, "--map", "customer=customer_card", "--addon-days", "0",  
              "--min-support", "0.002", "--max-rules", "0", "--as-of", AS_OF, "--json", out, "--customers-csv",
              custcsv, "--quiet", NULL);
     expectCode(&r, 0, "analyze");

@@ -14,6 +14,7 @@
 #include "os/os.h"
 #include "program/program.h"
 #include "program/triggers.h"
+#include "service/service.h"
 #include "store/store.h"
 
 #include <math.h>
@@ -44,18 +45,51 @@ static ly_time at(const char *rfc3339)
     return t;
 }
 
-static void sqlExec(const fx *f, const char *sql)
+/* SQL the test writes straight into the database (customers, receipts), gathered and run
+ * in one transaction by the next sqlExec or openStore. */
+static char *pendingSql;
+static size_t pendingLen;
+
+static void pend(const char *sql)
+{
+    size_t n = strlen(sql);
+    char *p = realloc(pendingSql, pendingLen + n + 1);
+    assert_non_null(p);
+    memcpy(p + pendingLen, sql, n + 1);
+    pendingSql = p;
+    pendingLen += n;
+}
+
+static void execNow(const char *db, const char *sql)
 {
     sqlite3 *c;
-    assert_int_equal(sqlite3_open(f->db, &c), SQLITE_OK);
+    assert_int_equal(sqlite3_open(db, &c), SQLITE_OK);
     sqlite3_busy_timeout(c, 5000);
     char *msg = NULL;
-    if (sqlite3_exec(c, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
+    char *all = tl_strdupf("PRAGMA synchronous = OFF; BEGIN; %s; COMMIT;", sql);
+    if (sqlite3_exec(c, all, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%.200s: %s", sql, msg);
+    free(all);
     sqlite3_close(c);
+}
+
+static void flushSql(const fx *f)
+{
+    if (!pendingLen) return;
+    execNow(f->db, pendingSql);
+    free(pendingSql);
+    pendingSql = NULL;
+    pendingLen = 0;
+}
+
+static void sqlExec(const fx *f, const char *sql)
+{
+    flushSql(f);
+    execNow(f->db, sql);
 }
 
 static int64_t scalar(const fx *f, const char *sql)
 {
+    flushSql(f);
     sqlite3 *c;
     assert_int_equal(sqlite3_open(f->db, &c), SQLITE_OK);
     sqlite3_stmt *st;
@@ -69,6 +103,7 @@ static int64_t scalar(const fx *f, const char *sql)
 
 static char *text1(const fx *f, const char *sql)
 {
+    flushSql(f);
     sqlite3 *c;
     assert_int_equal(sqlite3_open(f->db, &c), SQLITE_OK);
     sqlite3_stmt *st;
@@ -83,6 +118,7 @@ static char *text1(const fx *f, const char *sql)
 
 static void openStore(fx *f)
 {
+    flushSql(f);
     ly_error err;
     ly_store_options so = {.path = f->db, .sync = LY_SYNC_NORMAL};
     if (ly_store_open(&so, &f->s, &err) != LY_OK) fail_msg("store: %s", err.message);
@@ -98,6 +134,9 @@ static void closeStore(fx *f)
 static void fxMake(fx *f, const char *body)
 {
     memset(f, 0, sizeof *f);
+    free(pendingSql); /* left by a failed test */
+    pendingSql = NULL;
+    pendingLen = 0;
     f->dir = tl_tempdir("trig");
     f->db = tl_join(f->dir, "loyal.db");
     f->prog_path = tl_join(f->dir, "program.json");
@@ -128,18 +167,18 @@ static void addCustomer(fx *f, int64_t id, int sms, int email, int push, bool ph
         "INSERT INTO customers (id, name, consent_sms, consent_email, consent_push, created_at,"
         " updated_at) VALUES (%lld, 'Anna %lld', %d, %d, %d, 1, 1);",
         (long long)id, (long long)id, sms, email, push);
-    sqlExec(f, sql);
+    pend(sql);
     free(sql);
     if (phone) {
         sql = tl_strdupf("INSERT INTO identifiers VALUES ('phone', '+7900%07lld', %lld, 1);",
                          (long long)id, (long long)id);
-        sqlExec(f, sql);
+        pend(sql);
         free(sql);
     }
     if (mail) {
         sql = tl_strdupf("INSERT INTO identifiers VALUES ('email', 'c%lld@example.com', %lld, 1);",
                          (long long)id, (long long)id);
-        sqlExec(f, sql);
+        pend(sql);
         free(sql);
     }
 }
@@ -154,7 +193,7 @@ static void addReceipt(fx *f, int64_t customer, ly_time t, int64_t paid)
         " 180, 1, %lld, 0, %lld, 0, 0, 0, 0, x'00', '{}', %lld);",
         ++seq, (long long)customer, (long long)customer, (long long)t, (long long)paid,
         (long long)paid, (long long)t);
-    sqlExec(f, sql);
+    pend(sql);
     free(sql);
 }
 
@@ -424,6 +463,35 @@ static void test_channel_by_r_level(void **state)
     fxFree(&f);
 }
 
+/* Close to the next tier: what the tiers say is missing, within the audience's bound. */
+static void test_close_to_next_tier(void **state)
+{
+    (void)state;
+    fx f;
+    fxMake(&f, "\"tiers\":{\"period\":\"rolling\",\"window_days\":180,\"levels\":["
+               "{\"id\":\"basic\",\"name\":\"Basic\"},{\"id\":\"silver\",\"name\":\"Silver\","
+               "\"min_spend\":\"15000.00\"}]},"
+               "\"channels\":{\"push\":{\"consent\":\"none\"}},"
+               "\"triggers\":{\"list\":[{\"id\":\"nearly-silver\",\"holdout_percent\":0,"
+               "\"audience\":{\"tiers\":[\"basic\"],\"close_to_next_tier\":{\"spend_within\":\"2000.00\"}},"
+               "\"channels\":[\"push\"],\"steps\":[{\"text\":\"{{name}}, you are {{tier}}: nearly Silver\"}]}]}}");
+    closeStore(&f);
+    ly_time now = at("2026-11-10T09:00:00Z");
+    int64_t spent[] = {1400000, 500000, 1600000};
+    for (int64_t c = 1; c <= 3; c++) {
+        addCustomer(&f, c, -1, -1, -1, false, false);
+        addReceipt(&f, c, now - 30 * DAY, spent[c - 1]);
+    }
+    openStore(&f);
+    ly_triggers_run_result r = run(&f, now);
+    assert_int_equal(r.messages, 1);
+    assert_int_equal(messagesOf(&f, 1), 1); /* 1,000.00 short */
+    char *pl = text1(&f, "SELECT payload FROM outbox WHERE customer_id = 1");
+    assert_non_null(strstr(pl, "Anna 1, you are Basic: nearly Silver"));
+    free(pl);
+    fxFree(&f);
+}
+
 /* ---------------------------------------------------------------------------------------
  * Quiet hours
  * ------------------------------------------------------------------------------------- */
@@ -612,6 +680,56 @@ static void test_chain_ends_on_purchase(void **state)
     fxFree(&f);
 }
 
+/* A bonus offer turns on a fact the program's rules test, for its days only. */
+static void test_bonus_offer_is_a_fact(void **state)
+{
+    (void)state;
+    fx f;
+    fxMake(&f, "\"rules\":[{\"id\":\"winback-bonus\",\"conditions\":{\"facts\":[{\"name\":"
+               "\"trigger_offer.x2\",\"equals\":\"active\"}]},\"effect\":{\"type\":\"points_fixed\","
+               "\"points\":77}}],"
+               "\"channels\":{\"push\":{\"consent\":\"none\"}},"
+               "\"triggers\":{\"list\":[{\"id\":\"wb\",\"holdout_percent\":0,\"audience\":"
+               "{\"days_since_last\":{\"from\":30}},\"channels\":[\"push\"],\"steps\":[{\"text\":"
+               "\"Double till {{bonus_until}}\",\"offer\":{\"type\":\"bonus\",\"flag\":\"x2\",\"days\":7}}]}]}}");
+    closeStore(&f);
+    ly_time now = at("2026-11-10T09:00:00Z");
+    addCustomer(&f, 1, -1, -1, -1, false, false);
+    addCustomer(&f, 2, -1, -1, -1, false, false);
+    addReceipt(&f, 1, now - 40 * DAY, 5000); /* in the audience */
+    addReceipt(&f, 2, now - 5 * DAY, 5000);  /* not */
+    openStore(&f);
+    run(&f, now);
+    char *pl = text1(&f, "SELECT payload FROM outbox WHERE customer_id = 1");
+    assert_non_null(strstr(pl, "Double till 2026-11-17"));
+    free(pl);
+    closeStore(&f);
+    /* The service prices receipts with the fact; the clock is frozen at 2026-11-12T09:00Z
+     * (main), inside the flag's seven days. */
+    ly_service_options so = {.db_path = f.db, .program_path = f.prog_path, .sync = LY_SYNC_NORMAL};
+    ly_service *svc;
+    ly_error err;
+    if (ly_service_open(&so, &svc, &err) != LY_OK) fail_msg("service: %s", err.message);
+    for (int64_t c = 1; c <= 2; c++) {
+        ly_arena a = {0};
+        ly_line l = {.sku = "SKU", .qty = 1000, .price = 10000, .amount = 10000};
+        ly_checkout in = {.receipt = {.receipt_id = "calc", .store = "S1", .time = ly_os_now(),
+                                      .utc_offset_min = 180, .total = 10000, .lines = &l, .n_lines = 1},
+                          .who = {.customer_id = c}};
+        ly_checkout_result res;
+        if (ly_service_calculate(svc, &in, ly_os_now(), &a, &res, &err) != LY_OK)
+            fail_msg("calculate: %s", err.message);
+        bool applied = false;
+        for (size_t i = 0; i < res.pricing.n_rules; i++)
+            if (!strcmp(res.pricing.rules[i].rule->id, "winback-bonus")) applied = res.pricing.rules[i].applied;
+        assert_int_equal(applied, c == 1);
+        ly_arena_free(&a);
+    }
+    ly_service_close(svc);
+    openStore(&f);
+    fxFree(&f);
+}
+
 /* ---------------------------------------------------------------------------------------
  * Statistics and the report
  * ------------------------------------------------------------------------------------- */
@@ -706,15 +824,19 @@ static void test_report(void **state)
 
 int main(void)
 {
+    /* The service's clock (the bonus-fact test); the engine takes its instant as given. */
+    setenv("LOYAL_NOW", "2026-11-12T09:00:00Z", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_program_sections),
         cmocka_unit_test(test_consent_per_channel),
         cmocka_unit_test(test_frequency_caps),
         cmocka_unit_test(test_priority_between_triggers),
         cmocka_unit_test(test_channel_by_r_level),
+        cmocka_unit_test(test_close_to_next_tier),
         cmocka_unit_test(test_quiet_hours),
         cmocka_unit_test(test_holdout_assignment),
         cmocka_unit_test(test_chain_ends_on_purchase),
+        cmocka_unit_test(test_bonus_offer_is_a_fact),
         cmocka_unit_test(test_statistics),
         cmocka_unit_test(test_report),
     };

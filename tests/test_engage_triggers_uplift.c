@@ -7,13 +7,14 @@
  * hold-out seeds, run as of 2 November; then this test writes the post-period deals itself:
  * every customer who reached a trigger buys within the attribution window with probability
  * 20%, plus 10 points for the customers treated by trigger "effect" (trigger "placebo" has
- * no effect), and the deals go in through `loyal import` as receipts. The report's 95%
+ * no effect), and the deals go in through `loyal import` (its function, in this process) as receipts. The report's 95%
  * intervals must cover the planted effects (conversion, revenue per customer, and the whole
  * program against its program-wide hold-out) in most runs, and "placebo" must be reported
  * unproven in most runs.
  */
 #include "testlib.h"
 
+#include "cli/cli.h"
 #include "engage/engage.h"
 #include "os/os.h"
 #include "program/program.h"
@@ -181,9 +182,10 @@ static void test_planted_uplift_is_recovered(void **state)
         }
         fclose(f);
         free(w);
-        tl_loyal(&r, NULL, "import", "--db", runDb, "--program", prog, "--quiet", csv, NULL);
-        if (r.code != 0) fail_msg("import: %s", r.err);
-        tl_run_free(&r);
+        /* `loyal import`, in this process (the same function the command runs). */
+        char *argv[] = {"import", "--db", runDb, "--program", prog, "--quiet", csv, NULL};
+        int code = ly_cli_import(7, argv);
+        if (code != 0) fail_msg("import: exit code %d", code);
 
         assert_int_equal(ly_store_open(&so, &s, &err), LY_OK);
         ly_arena a = {0};

@@ -92,8 +92,8 @@ echo "customers: $(jsonGet "$tmp/pass.json" 'd.input.customers')  receipts: $(js
 echo "best: loyal pass $pass_s s (peak $pass_mb MB), duckdb $duck_s s (peak $duck_mb MB)"
 grep '^CELL' "$tmp/duck.out" | sort > "$tmp/duck_cells.txt"
 
-echo "== loyal analyze: every stage (--no-pnbd: BG/NBD for CLV, see README)"
-/usr/bin/time -v "$loyal" analyze "$csv" --no-pnbd --timings --quiet --json /dev/null \
+echo "== loyal analyze: every stage (BG/NBD for CLV; Pareto/NBD is opt-in)"
+/usr/bin/time -v "$loyal" analyze "$csv" --timings --quiet --json /dev/null \
     2>"$tmp/full.log" || { cat "$tmp/full.log" >&2; exit 1; }
 grep '^timing:' "$tmp/full.log"
 full_wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { print $2 }' "$tmp/full.log")

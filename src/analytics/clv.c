@@ -20,6 +20,12 @@
  * and beta apart by a factor of ~5,000) that the point is treated as infeasible: it keeps a
  * fit that wanders there from spending seconds per evaluation. */
 #define HYP_FIT_TERMS 200000L
+/* The Pareto/NBD fit searches log-parameters within +-PN_LOG_BOUND: e^9 is about 8,100 time
+ * units (155 years in weeks) for the scales and a shape of 8,100 for r and s, far past any
+ * real population; beyond it the likelihood is not evaluated at all, because its series then
+ * need up to HYP_FIT_TERMS terms for every customer on every step (on simulated data the fit
+ * wandered to s = 400, beta = 43,000 and ran for many minutes). */
+#define PN_LOG_BOUND 9.0
 #define DIM_MAX 4
 /* A log-parameter further than this from its data-scaled start is treated as "ran off to 0
  * or infinity" (a factor of e^18 ~ 6.6e7). */
@@ -559,6 +565,8 @@ static bool cholesky(double a[DIM_MAX][DIM_MAX], int n, double tiny)
  * own answer until a restart gains nothing, then BFGS, then the curvature check and the
  * standard errors. Fills info (loglik = -f) and th. Returns false if the maximum is not an
  * interior, well-curved one. */
+static bool standardErrors(opt *o, const double *th, int n, ly_clv_fit_info *info);
+
 static bool optimize(opt *o, double *th, ly_clv_fit_info *info)
 {
     int n = o->dim;
@@ -586,7 +594,18 @@ static bool optimize(opt *o, double *th, ly_clv_fit_info *info)
     for (int i = 0; i < n; i++)
         if (fabs(th[i] - o->th0[i]) > THETA_LIMIT)
             return false;
-    /* Observed information in log-parameters, by central differences of the gradient. */
+    /* The standard errors: left NaN when the curvature cannot give them. */
+    for (int i = 0; i < n; i++) info->se[i] = NAN;
+    (void)standardErrors(o, th, n, info);
+    return true;
+}
+
+/* Standard errors from the observed information in log-parameters (central differences of
+ * the gradient), by the delta method. False, with info->se left as they are, when the
+ * information is not positive definite: a maximum on a ridge (with few repeat purchases a
+ * and b of BG/NBD are barely identified), whose estimates still stand. */
+static bool standardErrors(opt *o, const double *th, int n, ly_clv_fit_info *info)
+{
     double Hm[DIM_MAX][DIM_MAX], gp[DIM_MAX], gm[DIM_MAX], t[DIM_MAX];
     memcpy(t, th, sizeof(double) * (size_t)n);
     for (int i = 0; i < n; i++) {
@@ -902,6 +921,8 @@ static void pnParts(double r, double al, double s, double be, double x, double t
 static double pnObjective(const double *th, double *grad, void *ctx)
 {
     const clvData *d = ctx;
+    for (int i = 0; i < 4; i++)
+        if (!(fabs(th[i]) <= PN_LOG_BOUND)) return INFINITY;
     double r = exp(th[0]), al = exp(th[1]), s = exp(th[2]), be = exp(th[3]);
     (void)grad;
     double lgR = lnGamma(r), ll = d->total * (r * log(al) + s * log(be));

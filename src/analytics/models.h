@@ -16,7 +16,7 @@
 
 typedef struct ly_an_clv_options {
     ly_clv_kind kind;       /* the purchase model CLV uses (both are fitted) */
-    bool fit_pnbd;          /* also fit Pareto/NBD (slower: about 20x BG/NBD) */
+    bool fit_pnbd;          /* also fit Pareto/NBD (default false: about 20x BG/NBD) */
     int horizon_weeks;      /* CLV horizon (default 52) */
     double margin;          /* share of revenue that is profit (default 0.3) */
     double discount_rate;   /* per year (default 0.1), applied per week as (1+d)^(1/52)-1 */

@@ -35,7 +35,7 @@ static const char analyzeHelp[] =
     "\n"
     "input:\n"
     "  --db PATH             Loyal's database (default $LOYAL_DB or ./loyal.db)\n"
-    "  --layout NAME         loyal (default), online_retail, cdnow, cdnow_sample\n"
+    "  --layout NAME         loyal (default), online_retail, cdnow, cdnow_sample, baskets\n"
     "  --map FIELD=COLUMN,...  read a field from a column of another name (repeatable)\n"
     "  --delimiter C         field delimiter of FILE (default ','; 'tab' for a tab)\n"
     "  --minor-units N       digits of the currency's minor unit (default 2)\n"
@@ -55,7 +55,7 @@ static const char analyzeHelp[] =
     "models:\n"
     "  --no-clv              skip the lifetime-value models\n"
     "  --clv-model M         bg_nbd (default) or pareto_nbd: the purchase model CLV uses\n"
-    "  --no-pnbd             do not fit Pareto/NBD as well (it takes about 20x BG/NBD)\n"
+    "  --pnbd                fit Pareto/NBD as well (it takes about 20x BG/NBD)\n"
     "  --horizon-weeks N     CLV horizon in weeks (default 52)\n"
     "  --margin X            share of revenue that is profit, 0..1 (default 0.3)\n"
     "  --discount-rate X     yearly discount rate of future profit (default 0.1)\n"
@@ -83,6 +83,7 @@ static const char *layoutName(ly_an_layout l)
     case LY_AN_LAYOUT_ONLINE_RETAIL: return "online_retail";
     case LY_AN_LAYOUT_CDNOW: return "cdnow";
     case LY_AN_LAYOUT_CDNOW_SAMPLE: return "cdnow_sample";
+    case LY_AN_LAYOUT_BASKETS: return "baskets";
     default: return "loyal";
     }
 }
@@ -265,7 +266,7 @@ int ly_cli_analyze(int argc, char **argv)
     enum {
         O_DB = 256, O_LAYOUT, O_MAP, O_DELIM, O_MINOR, O_SORT, O_ASOF, O_ADDON, O_NOADDON,
         O_JOBS, O_SLEEP, O_CHURN, O_LOYAL, O_LOYALMIN, O_PERIOD, O_JSON, O_CSV, O_HTML, O_CURRENCY,
-        O_NOCLV, O_CLVMODEL, O_NOPNBD, O_HORIZON, O_MARGIN, O_DISCOUNT, O_NOASSOC, O_ITEMS,
+        O_NOCLV, O_CLVMODEL, O_PNBD, O_HORIZON, O_MARGIN, O_DISCOUNT, O_NOASSOC, O_ITEMS,
         O_MINSUP, O_MINCONF, O_MINLEN, O_MAXRULES, O_TIERRATES, O_POINTVALUE, O_SAVE, O_TIMINGS
     };
     static const struct option opts[] = {
@@ -290,7 +291,7 @@ int ly_cli_analyze(int argc, char **argv)
         {"currency", required_argument, 0, O_CURRENCY},
         {"no-clv", no_argument, 0, O_NOCLV},
         {"clv-model", required_argument, 0, O_CLVMODEL},
-        {"no-pnbd", no_argument, 0, O_NOPNBD},
+        {"pnbd", no_argument, 0, O_PNBD},
         {"horizon-weeks", required_argument, 0, O_HORIZON},
         {"margin", required_argument, 0, O_MARGIN},
         {"discount-rate", required_argument, 0, O_DISCOUNT},
@@ -341,7 +342,7 @@ int ly_cli_analyze(int argc, char **argv)
         case O_LAYOUT:
             if (!ly_an_layout_parse(optarg, &co.layout)) {
                 fprintf(stderr, "loyal analyze: unknown layout '%s' (loyal, online_retail, cdnow, "
-                                "cdnow_sample)\n", optarg);
+                                "cdnow_sample, baskets)\n", optarg);
                 code = LY_EXIT_USAGE;
             }
             break;
@@ -418,7 +419,7 @@ int ly_cli_analyze(int argc, char **argv)
                 code = LY_EXIT_USAGE;
             }
             break;
-        case O_NOPNBD: clo.fit_pnbd = false; break;
+        case O_PNBD: clo.fit_pnbd = true; break;
         case O_HORIZON:
             if (!parseInt(optarg, 1, 5200, &v)) {
                 fprintf(stderr, "loyal analyze: --horizon-weeks takes 1..5200\n");

@@ -222,6 +222,34 @@ static int64_t daysToBirthday(const runCtx *rc, const cust *c)
     return -1;
 }
 
+/* Whether what the customer misses for the next tier (the tiers' own progress, over the
+ * current qualification period) is within the audience's spend and receipts, and not
+ * nothing (a customer who already qualifies is upgraded by the tiers, not reminded). */
+static ly_err closeToNextTier(runCtx *rc, cust *c, const ly_trig_audience *au, ly_arena *a,
+                              bool *out, ly_error *err)
+{
+    *out = false;
+    const ly_tiers *t = rc->p->tiers;
+    long cur = t && c->tier ? ly_tiers_find(t, c->tier) : -1;
+    if (cur < 0) return LY_OK;
+    int64_t today = ly_local_day(rc->cal, rc->now);
+    ly_time from = ly_local_day_start(rc->cal, rc->now, ly_tiers_lookback(t, today));
+    ly_purchase *ps;
+    size_t n;
+    TRY(ly_db_purchases(rc->db, c->c.id, from, a, &ps, &n, err));
+    ly_tier_purchase *tp = n ? ly_arena_alloc(a, n * sizeof *tp) : NULL;
+    if (n && !tp) return oom(err);
+    for (size_t i = 0; i < n; i++)
+        tp[i] = (ly_tier_purchase){ly_local_day(rc->cal, ps[i].time), ps[i].spend, ps[i].counts};
+    ly_tier_progress pr;
+    ly_tiers_progress(t, (size_t)cur, tp, n, today, &pr);
+    if (!pr.has_next || (pr.spend_more <= 0 && pr.receipts_more <= 0)) return LY_OK;
+    if (au->close_spend >= 0 && pr.spend_more > au->close_spend) return LY_OK;
+    if (au->close_receipts >= 0 && pr.receipts_more > au->close_receipts) return LY_OK;
+    *out = true;
+    return LY_OK;
+}
+
 /* Whether the customer is in the audience as of now. */
 static ly_err matches(runCtx *rc, cust *c, const ly_trig_audience *au, ly_arena *a, bool *out,
                       ly_error *err)
@@ -283,6 +311,11 @@ static ly_err matches(runCtx *rc, cust *c, const ly_trig_audience *au, ly_arena 
         bool ok = au->tier_change == LY_TTC_UPGRADE ? up > 0
                 : au->tier_change == LY_TTC_DOWNGRADE ? down > 0 : up + down > 0;
         if (!ok) return LY_OK;
+    }
+    if (au->close_to_tier) {
+        bool close;
+        TRY(closeToNextTier(rc, c, au, a, &close, err));
+        if (!close) return LY_OK;
     }
     *out = true;
     return LY_OK;

@@ -336,7 +336,8 @@ static ly_err parseAudience(json_t *v, const char *path, ly_program *p, ly_trig_
     static const char *const keys[] = {
         "rfm_cells", "r_levels", "segments", "status", "loyalty", "tiers", "facts",
         "days_since_last", "deals", "first_deal_no_second_days", "points_expiring",
-        "birthday_within_days", "new_category", "event", "tier_change", NULL};
+        "birthday_within_days", "new_category", "event", "tier_change", "close_to_next_tier",
+        NULL};
     memset(a, 0, sizeof *a);
     a->birthday_days = -1;
     TRY(needObject(v, path, err));
@@ -430,6 +431,29 @@ static ly_err parseAudience(json_t *v, const char *path, ly_program *p, ly_trig_
         if (!p->tiers)
             return ly_error_set(err, LY_EINVAL, "invalid_value", KP("tier_change"),
                                 "the program has no tiers");
+    }
+    if ((x = json_object_get(v, "close_to_next_tier"))) {
+        static const char *const ck[] = {"spend_within", "receipts_within", NULL};
+        TRY(needObject(x, KP("close_to_next_tier"), err));
+        TRY(onlyKeys(x, kp, ck, err));
+        a->close_to_tier = true;
+        a->close_spend = a->close_receipts = -1;
+        char ep[PATH_MAX_];
+        json_t *c;
+        if ((c = json_object_get(x, "spend_within"))) {
+            pathf(ep, sizeof ep, "%s.close_to_next_tier.spend_within", path);
+            TRY(getDecimal(c, p->minor_units, ep, 0, LY_AMOUNT_MAX, &a->close_spend, err));
+        }
+        if ((c = json_object_get(x, "receipts_within"))) {
+            pathf(ep, sizeof ep, "%s.close_to_next_tier.receipts_within", path);
+            TRY(getInt(c, ep, 0, 100000, &a->close_receipts, err));
+        }
+        if (a->close_spend < 0 && a->close_receipts < 0)
+            return ly_error_set(err, LY_EINVAL, "invalid_value", KP("close_to_next_tier"),
+                                "needs spend_within or receipts_within");
+        if (!p->tiers || p->tiers->n_tiers < 2)
+            return ly_error_set(err, LY_EINVAL, "invalid_value", KP("close_to_next_tier"),
+                                "the program has no tiers to climb");
     }
     if (a->tiers.n && !p->tiers)
         return ly_error_set(err, LY_EINVAL, "invalid_value", KP("tiers"),

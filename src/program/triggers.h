@@ -70,6 +70,9 @@ typedef struct ly_trig_audience {
     int64_t event_days;        /*   ... within this many days */
     ly_trig_tier_change tier_change; /* a tier change ... */
     int64_t tier_change_days;  /*   ... within this many days */
+    bool close_to_tier;        /* what is missing for the next tier (ly_tiers_progress) ... */
+    ly_money close_spend;      /*   ... spend at most this (-1: not asked) */
+    int64_t close_receipts;    /*   ... receipts at most this (-1: not asked) */
     bool any;                  /* some condition is set */
 } ly_trig_audience;
 
