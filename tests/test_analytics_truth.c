@@ -580,7 +580,9 @@ static void test_pure_process(void **state)
     json_t *pts = json_object_get(rc, "points");
     long tail = (long)tl_json_int(rc, "tail_day");
     assert_true(tail > 200 && tail <= LAST_DAY);
-    assert_int_equal(json_array_size(json_object_get(pts, "days")), (size_t)tail + 1);
+    /* Points run to the longest gap that ended; the tail (1% of the gaps still at risk)
+     * is at or before it. */
+    assert_true(json_array_size(json_object_get(pts, "days")) >= (size_t)tail + 1);
     for (long d = 0; d <= tail; d += 37)
         assert_int_equal(json_integer_value(json_array_get(json_object_get(pts, "days"), (size_t)d)), d);
     truthCustomer *tc = readTruthCustomers(tcust, CUSTOMERS);

@@ -260,7 +260,7 @@ typedef struct ly_an_return_curve {
     double *survival;          /* S(d) = P(gap > d) (Kaplan-Meier) */
     double *p_return;          /* P(a deal comes | absent d days) = (S(d) - S_inf) / S(d) */
     int64_t gaps_closed, gaps_open;
-    int64_t tail_day;          /* the longest gap that ended; -1 if none */
+    int64_t tail_day;          /* the longest gap that ended with >= 1% of gaps at risk; -1 if none */
     double s_inf;              /* S(tail_day): the share who never come back */
     double sleep_level, churn_level;
     int64_t sleep_day, churn_day; /* first d with p_return < level; -1 if never */

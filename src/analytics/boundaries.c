@@ -6,7 +6,9 @@
  * consecutive deals, in whole local days. A gap that ended (the next deal came) is an event
  * at its length; the open gap of every customer at the as-of day is right-censored. The
  * share that never comes back is the curve's plateau S_inf = S(tail), tail being the longest
- * gap that ended; P(a deal comes | absent d days) = (S(d) - S_inf) / S(d).
+ * gap that ended while at least 1% of all gaps were still at risk (a handful of very long
+ * gaps at the end of the history would otherwise halve the plateau and push both boundaries
+ * to the end of the data); P(a deal comes | absent d days) = (S(d) - S_inf) / S(d).
  */
 #include "analytics/an_internal.h"
 
@@ -47,7 +49,16 @@ ly_err ly__an_curve(ly_an_result *r, const int64_t *events, const int64_t *censo
         if (c->at_risk[d] > 0) s *= 1.0 - (double)events[d] / (double)c->at_risk[d];
         c->survival[d] = s;
     }
-    c->s_inf = c->survival[n - 1];
+    /* The tail: the last event with at least 1% of all gaps (at least one) still at risk. */
+    int64_t all = c->gaps_closed + c->gaps_open;
+    int64_t min_risk = (all + 99) / 100;
+    for (int64_t d = (int64_t)n - 1; d >= 0; d--) {
+        if (events[d] && c->at_risk[d] >= min_risk) {
+            c->tail_day = d;
+            break;
+        }
+    }
+    c->s_inf = c->survival[c->tail_day];
     for (size_t d = 0; d < n; d++) {
         double sd = c->survival[d];
         double p = sd > 0 ? (sd - c->s_inf) / sd : 0;
