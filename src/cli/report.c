@@ -4,6 +4,7 @@
  *              reconciled three ways (lots, cached accounts, ledger); exit 1 if they differ.
  *   partners   points issued and redeemed at each coalition partner over a period and the
  *              money each side owes under the settlement rule of docs/program.md.
+ *   triggers   each trigger's measured uplift against its hold-out (cli/triggers.c).
  */
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
@@ -19,7 +20,8 @@
 
 static const char reportHelp[] =
     "usage: loyal report liability [--db PATH] [--program PATH] [--json]\n"
-    "       loyal report partners --from YYYY-MM-DD --to YYYY-MM-DD [--db PATH] [--program PATH] [--json]\n\n"
+    "       loyal report partners --from YYYY-MM-DD --to YYYY-MM-DD [--db PATH] [--program PATH] [--json]\n"
+    "       loyal report triggers [OPTIONS]   (the same as `loyal triggers report`)\n\n"
     "liability: the points customers hold, pending (in their return window) and available,\n"
     "  the month in which they expire, and what they are worth at the program's point value.\n"
     "  The figures are reconciled three ways: the lots, the customers' cached balances and\n"
@@ -295,6 +297,17 @@ int ly_cli_report(int argc, char **argv)
         return help ? LY_EXIT_OK : LY_EXIT_USAGE;
     }
     const char *what = argv[1];
+    if (strcmp(what, "triggers") == 0) {
+        /* The uplift of each trigger: the same report as `loyal triggers report`. */
+        char **args = calloc((size_t)argc + 1, sizeof *args);
+        if (!args) return LY_EXIT_SYSTEM;
+        args[0] = "triggers";
+        args[1] = "report";
+        for (int i = 2; i < argc; i++) args[i] = argv[i];
+        int code = ly_cli_triggers(argc, args);
+        free(args);
+        return code;
+    }
     if (strcmp(what, "liability") != 0 && strcmp(what, "partners") != 0) {
         fprintf(stderr, "loyal report: unknown report '%s'\n\n%s", what, reportHelp);
         return LY_EXIT_USAGE;
