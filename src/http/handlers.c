@@ -41,7 +41,7 @@ static void fixField(const ly__req *r, ly_error *e)
         snprintf(e->field, sizeof e->field, "id");
 }
 
-static void replyServiceError(ly__req *r, ly_error *e)
+void ly__reply_service_error(ly__req *r, ly_error *e)
 {
     fixField(r, e);
     ly__reply_error(r, e);
@@ -61,8 +61,7 @@ void ly__handle_op_finished(ly__req *r)
         atomic_fetch_add_explicit(&r->http->metrics.returns, 1, memory_order_relaxed);
 }
 
-/* A new operation in the request arena, or NULL after replying 500. */
-static ly_op *newOpOrReply(ly__req *r, ly_op_kind kind)
+ly_op *ly__new_op_or_reply(ly__req *r, ly_op_kind kind)
 {
     ly_op *op = ly_arena_alloc(&r->arena, sizeof *op);
     if (!op) {
@@ -77,8 +76,7 @@ static ly_op *newOpOrReply(ly__req *r, ly_op_kind kind)
  * Path and query
  * ------------------------------------------------------------------------------------- */
 
-/* The customer id of the path, or false after replying 404. */
-static bool customerIdOrReply(ly__req *r, int64_t *id)
+bool ly__path_id_or_reply(ly__req *r, const char *code, const char *what, int64_t *id)
 {
     const char *s = r->param;
     int64_t v = 0;
@@ -88,12 +86,16 @@ static bool customerIdOrReply(ly__req *r, int64_t *id)
         else v = v * 10 + (*p - '0');
     }
     if (!ok || v <= 0) {
-        ly__reply_errorf(r, LY_ENOTFOUND, "customer_not_found", "id", "no customer with id %s",
-                         s ? s : "");
+        ly__reply_errorf(r, LY_ENOTFOUND, code, "id", "no %s with id %s", what, s ? s : "");
         return false;
     }
     *id = v;
     return true;
+}
+
+bool ly__customer_id_or_reply(ly__req *r, int64_t *id)
+{
+    return ly__path_id_or_reply(r, "customer_not_found", "customer", id);
 }
 
 typedef struct queryCheck {
@@ -113,8 +115,7 @@ static enum MHD_Result queryVisit(void *cls, enum MHD_ValueKind kind, const char
     return MHD_NO;
 }
 
-/* False after replying 400 if the query has a parameter not in allowed (NULL-ended). */
-static bool queryOnlyOrReply(ly__req *r, const char *const *allowed)
+bool ly__query_only_or_reply(ly__req *r, const char *const *allowed)
 {
     queryCheck q = {.allowed = allowed};
     MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, queryVisit, &q);
@@ -128,8 +129,7 @@ static const char *queryValue(ly__req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* The integer query parameter name in [min, max], def when absent; false after replying. */
-static bool queryIntOrReply(ly__req *r, const char *name, int64_t min, int64_t max, int64_t def,
+bool ly__query_int_or_reply(ly__req *r, const char *name, int64_t min, int64_t max, int64_t def,
                             int64_t *out)
 {
     const char *s = queryValue(r, name);
@@ -266,9 +266,9 @@ void ly__handle_metrics(ly__req *r)
 void ly__handle_calculate(ly__req *r)
 {
     static const char *const params[] = {"explain", NULL};
-    if (!queryOnlyOrReply(r, params)) return;
+    if (!ly__query_only_or_reply(r, params)) return;
     int64_t explain;
-    if (!queryIntOrReply(r, "explain", 0, 1, 0, &explain)) return;
+    if (!ly__query_int_or_reply(r, "explain", 0, 1, 0, &explain)) return;
     json_t *root = ly__body_or_reply(r, false);
     if (!root) return;
     ly_checkout in;
@@ -278,7 +278,7 @@ void ly__handle_calculate(ly__req *r)
     if (!decodedOrReply(r, root, rc, &err, NULL)) return;
     ly_checkout_result res;
     if (ly_service_calculate(r->http->svc, &in, r->now, &r->arena, &res, &err) != LY_OK) {
-        replyServiceError(r, &err);
+        ly__reply_service_error(r, &err);
         return;
     }
     ly__reply_json(r, 200, ly__json_checkout(&in, &res, calendarOf(r), false, explain == 1));
@@ -288,7 +288,7 @@ void ly__handle_confirm(ly__req *r)
 {
     json_t *root = ly__body_or_reply(r, false);
     if (!root) return;
-    ly_op *op = newOpOrReply(r, LY_OP_CONFIRM);
+    ly_op *op = ly__new_op_or_reply(r, LY_OP_CONFIRM);
     if (!op) {
         json_decref(root);
         return;
@@ -303,12 +303,12 @@ void ly__handle_confirm(ly__req *r)
 void ly__handle_receipt_get(ly__req *r)
 {
     static const char *const none[] = {NULL};
-    if (!queryOnlyOrReply(r, none)) return;
+    if (!ly__query_only_or_reply(r, none)) return;
     ly_stored_receipt sr;
     ly_error err;
     ly_error_clear(&err);
     if (ly_service_receipt_get(r->http->svc, r->param, &r->arena, &sr, &err) != LY_OK) {
-        replyServiceError(r, &err);
+        ly__reply_service_error(r, &err);
         return;
     }
     ly__reply_json(r, 200, ly__json_receipt(&sr, calendarOf(r)));
@@ -318,7 +318,7 @@ void ly__handle_return(ly__req *r)
 {
     json_t *root = ly__body_or_reply(r, false);
     if (!root) return;
-    ly_op *op = newOpOrReply(r, LY_OP_RETURN);
+    ly_op *op = ly__new_op_or_reply(r, LY_OP_RETURN);
     if (!op) {
         json_decref(root);
         return;
@@ -341,7 +341,7 @@ void ly__handle_customer_create(ly__req *r)
     if (!idempotencyKeyOrReply(r, &key)) return;
     json_t *root = ly__body_or_reply(r, false);
     if (!root) return;
-    ly_op *op = newOpOrReply(r, LY_OP_CUSTOMER_CREATE);
+    ly_op *op = ly__new_op_or_reply(r, LY_OP_CUSTOMER_CREATE);
     if (!op) {
         json_decref(root);
         return;
@@ -362,7 +362,7 @@ static void replyProfile(ly__req *r, const ly_customer *c)
     ly_error_clear(&err);
     ly_err rc = ly_service_customer_analytics(r->http->svc, c->id, &ca, &err);
     if (rc != LY_OK && rc != LY_ENOTFOUND) {
-        replyServiceError(r, &err);
+        ly__reply_service_error(r, &err);
         return;
     }
     json_t *o = ly__json_customer(c, calendarOf(r));
@@ -378,7 +378,7 @@ static void replyProfile(ly__req *r, const ly_customer *c)
     /* The tier with its progress, and the club (tiers.c). */
     if (o && ly__tier_fields(r, c->id, o, &err) != LY_OK) {
         json_decref(o);
-        replyServiceError(r, &err);
+        ly__reply_service_error(r, &err);
         return;
     }
     ly__reply_json(r, 200, o);
@@ -387,7 +387,7 @@ static void replyProfile(ly__req *r, const ly_customer *c)
 void ly__handle_customer_lookup(ly__req *r)
 {
     static const char *const kinds[] = {"card", "phone", "email", "qr", "external_id", NULL};
-    if (!queryOnlyOrReply(r, kinds)) return;
+    if (!ly__query_only_or_reply(r, kinds)) return;
     ly_who who = {0};
     int given = 0;
     for (int k = 0; k < LY_ID_KIND_COUNT; k++) {
@@ -410,7 +410,7 @@ void ly__handle_customer_lookup(ly__req *r)
     ly_error err;
     ly_error_clear(&err);
     if (ly_service_customer_get(r->http->svc, &who, &r->arena, &c, &err) != LY_OK) {
-        replyServiceError(r, &err);
+        ly__reply_service_error(r, &err);
         return;
     }
     replyProfile(r, &c);
@@ -420,13 +420,13 @@ void ly__handle_customer_get(ly__req *r)
 {
     static const char *const none[] = {NULL};
     int64_t id;
-    if (!customerIdOrReply(r, &id) || !queryOnlyOrReply(r, none)) return;
+    if (!ly__customer_id_or_reply(r, &id) || !ly__query_only_or_reply(r, none)) return;
     ly_who who = {.customer_id = id};
     ly_customer c;
     ly_error err;
     ly_error_clear(&err);
     if (ly_service_customer_get(r->http->svc, &who, &r->arena, &c, &err) != LY_OK) {
-        replyServiceError(r, &err);
+        ly__reply_service_error(r, &err);
         return;
     }
     replyProfile(r, &c);
@@ -435,10 +435,10 @@ void ly__handle_customer_get(ly__req *r)
 void ly__handle_customer_patch(ly__req *r)
 {
     int64_t id;
-    if (!customerIdOrReply(r, &id)) return;
+    if (!ly__customer_id_or_reply(r, &id)) return;
     json_t *root = ly__body_or_reply(r, false);
     if (!root) return;
-    ly_op *op = newOpOrReply(r, LY_OP_CUSTOMER_PATCH);
+    ly_op *op = ly__new_op_or_reply(r, LY_OP_CUSTOMER_PATCH);
     if (!op) {
         json_decref(root);
         return;
@@ -455,21 +455,21 @@ void ly__handle_balance(ly__req *r)
 {
     static const char *const params[] = {"expiring_days", NULL};
     int64_t id, days;
-    if (!customerIdOrReply(r, &id) || !queryOnlyOrReply(r, params) ||
-        !queryIntOrReply(r, "expiring_days", 0, EXPIRING_DAYS_MAX, EXPIRING_DAYS_DEFAULT, &days))
+    if (!ly__customer_id_or_reply(r, &id) || !ly__query_only_or_reply(r, params) ||
+        !ly__query_int_or_reply(r, "expiring_days", 0, EXPIRING_DAYS_MAX, EXPIRING_DAYS_DEFAULT, &days))
         return;
     ly_balance b;
     ly_error err;
     ly_error_clear(&err);
     if (ly_service_balance(r->http->svc, id, r->now, (int)days, &r->arena, &b, &err) != LY_OK) {
-        replyServiceError(r, &err);
+        ly__reply_service_error(r, &err);
         return;
     }
     json_t *o = ly__json_balance(&b, calendarOf(r));
     /* The tier with its progress, and the club (tiers.c). */
     if (o && ly__tier_fields(r, b.customer_id, o, &err) != LY_OK) {
         json_decref(o);
-        replyServiceError(r, &err);
+        ly__reply_service_error(r, &err);
         return;
     }
     ly__reply_json(r, 200, o);
@@ -479,9 +479,9 @@ void ly__handle_ledger(ly__req *r)
 {
     static const char *const params[] = {"limit", "before", NULL};
     int64_t id, limit, before;
-    if (!customerIdOrReply(r, &id) || !queryOnlyOrReply(r, params) ||
-        !queryIntOrReply(r, "limit", 1, LEDGER_LIMIT_MAX, LEDGER_LIMIT_DEFAULT, &limit) ||
-        !queryIntOrReply(r, "before", 1, INT64_MAX, 0, &before))
+    if (!ly__customer_id_or_reply(r, &id) || !ly__query_only_or_reply(r, params) ||
+        !ly__query_int_or_reply(r, "limit", 1, LEDGER_LIMIT_MAX, LEDGER_LIMIT_DEFAULT, &limit) ||
+        !ly__query_int_or_reply(r, "before", 1, INT64_MAX, 0, &before))
         return;
     ly_entry *entries;
     size_t n;
@@ -490,7 +490,7 @@ void ly__handle_ledger(ly__req *r)
     /* One more than asked tells whether there is a next page. */
     if (ly_service_ledger(r->http->svc, id, before, (size_t)limit + 1, &r->arena, &entries, &n,
                           &err) != LY_OK) {
-        replyServiceError(r, &err);
+        ly__reply_service_error(r, &err);
         return;
     }
     bool more = n > (size_t)limit;
@@ -513,15 +513,15 @@ void ly__handle_offers(ly__req *r)
 {
     static const char *const params[] = {"limit", NULL};
     int64_t id, limit;
-    if (!customerIdOrReply(r, &id) || !queryOnlyOrReply(r, params) ||
-        !queryIntOrReply(r, "limit", 1, OFFERS_LIMIT_MAX, OFFERS_LIMIT_DEFAULT, &limit))
+    if (!ly__customer_id_or_reply(r, &id) || !ly__query_only_or_reply(r, params) ||
+        !ly__query_int_or_reply(r, "limit", 1, OFFERS_LIMIT_MAX, OFFERS_LIMIT_DEFAULT, &limit))
         return;
     ly_store *store = ly_service_store(r->http->svc);
     ly_error err;
     ly_error_clear(&err);
     const ly_offers_model *m;
     if (ly_offers_cache_acquire(r->http->offers, store, &m, &err) != LY_OK) {
-        replyServiceError(r, &err);
+        ly__reply_service_error(r, &err);
         return;
     }
     ly_offer *offers;
@@ -530,7 +530,7 @@ void ly__handle_offers(ly__req *r)
     ly_err rc = ly_offers_for_customer(store, m, id, (size_t)limit, &r->arena, &offers, &n, &answered, &err);
     json_t *o = rc == LY_OK ? ly_offers_json(answered, ly_offers_today(m), m, offers, n) : NULL;
     ly_offers_cache_release(r->http->offers, m);
-    if (rc != LY_OK) replyServiceError(r, &err);
+    if (rc != LY_OK) ly__reply_service_error(r, &err);
     else ly__reply_json(r, 200, o);
 }
 
@@ -538,10 +538,10 @@ void ly__handle_qr(ly__req *r)
 {
     int64_t id;
     const char *key;
-    if (!customerIdOrReply(r, &id) || !idempotencyKeyOrReply(r, &key)) return;
+    if (!ly__customer_id_or_reply(r, &id) || !idempotencyKeyOrReply(r, &key)) return;
     json_t *root = ly__body_or_reply(r, true);
     if (!root) return;
-    ly_op *op = newOpOrReply(r, LY_OP_QR_ROTATE);
+    ly_op *op = ly__new_op_or_reply(r, LY_OP_QR_ROTATE);
     if (!op) {
         json_decref(root);
         return;
@@ -559,10 +559,10 @@ void ly__handle_merge(ly__req *r)
 {
     int64_t id;
     const char *key;
-    if (!customerIdOrReply(r, &id) || !idempotencyKeyOrReply(r, &key)) return;
+    if (!ly__customer_id_or_reply(r, &id) || !idempotencyKeyOrReply(r, &key)) return;
     json_t *root = ly__body_or_reply(r, false);
     if (!root) return;
-    ly_op *op = newOpOrReply(r, LY_OP_MERGE);
+    ly_op *op = ly__new_op_or_reply(r, LY_OP_MERGE);
     if (!op) {
         json_decref(root);
         return;
@@ -579,10 +579,10 @@ void ly__handle_merge(ly__req *r)
 void ly__handle_adjust(ly__req *r)
 {
     int64_t id;
-    if (!customerIdOrReply(r, &id)) return;
+    if (!ly__customer_id_or_reply(r, &id)) return;
     json_t *root = ly__body_or_reply(r, false);
     if (!root) return;
-    ly_op *op = newOpOrReply(r, LY_OP_ADJUST);
+    ly_op *op = ly__new_op_or_reply(r, LY_OP_ADJUST);
     if (!op) {
         json_decref(root);
         return;

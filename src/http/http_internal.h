@@ -221,6 +221,25 @@ void ly__handle_club_remove(ly__req *r);
  * profile or the balance being answered. */
 ly_err ly__tier_fields(ly__req *r, int64_t customer_id, json_t *o, ly_error *err);
 
+/* Request helpers shared by the handler files (handlers.c). Each "or reply" helper answers
+ * the request itself when it fails, so a handler returns at once:
+ *   if (!ly__customer_id_or_reply(r, &id)) return; */
+/* The numeric {id} of the path, or false after replying 404 with code ("no WHAT with id"). */
+bool ly__path_id_or_reply(ly__req *r, const char *code, const char *what, int64_t *id);
+/* The same for a customer: 404 customer_not_found, field "id". */
+bool ly__customer_id_or_reply(ly__req *r, int64_t *id);
+/* False after replying 400 unknown_field if the query has a parameter not in allowed
+ * (NULL-ended). */
+bool ly__query_only_or_reply(ly__req *r, const char *const *allowed);
+/* The integer query parameter name in [min, max], def when absent; false after replying 400
+ * invalid_value. */
+bool ly__query_int_or_reply(ly__req *r, const char *name, int64_t min, int64_t max, int64_t def,
+                            int64_t *out);
+/* A new operation in the request arena, or NULL after replying 500. */
+ly_op *ly__new_op_or_reply(ly__req *r, ly_op_kind kind);
+/* Replies with a service error, naming the path's customer "id" as the API documents. */
+void ly__reply_service_error(ly__req *r, ly_error *e);
+
 /* Personal offers (handlers.c; engage.h) */
 void ly__handle_offers(ly__req *r);
 

@@ -76,32 +76,6 @@ static ly_err text(const json_t *o, const char *key, bool required, size_t max, 
     return *out ? LY_OK : ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
 }
 
-/* The {id} of the path as a customer id, or false after replying 404. */
-static bool pathCustomerOrReply(ly__req *r, int64_t *id)
-{
-    const char *s = r->param;
-    int64_t v = 0;
-    bool ok = s && *s && strlen(s) <= 18;
-    for (const char *p = s; ok && *p; p++) {
-        if (*p < '0' || *p > '9') ok = false;
-        else v = v * 10 + (*p - '0');
-    }
-    if (!ok || v <= 0) {
-        ly__reply_errorf(r, LY_ENOTFOUND, "customer_not_found", "id", "no customer with id %s", s ? s : "");
-        return false;
-    }
-    *id = v;
-    return true;
-}
-
-static ly_op *newOpOrReply(ly__req *r, ly_op_kind kind)
-{
-    ly_op *op = ly_arena_alloc(&r->arena, sizeof *op);
-    if (!op) ly__reply_errorf(r, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
-    else op->kind = kind;
-    return op;
-}
-
 /* ---------------------------------------------------------------------------------------
  * The profile
  * ------------------------------------------------------------------------------------- */
@@ -184,7 +158,7 @@ void ly__handle_event(ly__req *r)
 {
     json_t *root = ly__body_or_reply(r, false);
     if (!root) return;
-    ly_op *op = newOpOrReply(r, LY_OP_EVENT);
+    ly_op *op = ly__new_op_or_reply(r, LY_OP_EVENT);
     if (!op) {
         json_decref(root);
         return;
@@ -263,7 +237,7 @@ void ly__handle_coupon_codes(ly__req *r)
 {
     json_t *root = ly__body_or_reply(r, false);
     if (!root) return;
-    ly_op *op = newOpOrReply(r, LY_OP_COUPON_CODES);
+    ly_op *op = ly__new_op_or_reply(r, LY_OP_COUPON_CODES);
     if (!op) {
         json_decref(root);
         return;
@@ -301,7 +275,7 @@ void ly__handle_coupon_codes(ly__req *r)
 void ly__handle_referrals(ly__req *r)
 {
     int64_t id;
-    if (!pathCustomerOrReply(r, &id)) return;
+    if (!ly__customer_id_or_reply(r, &id)) return;
     ly_referral_stats st;
     ly_referral *list;
     size_t n;

@@ -163,28 +163,10 @@ void ly__handle_program_put(ly__req *r)
  * A customer's tier, with its history
  * ------------------------------------------------------------------------------------- */
 
-/* The id of the path, or false after replying 404. */
-static bool pathIdOrReply(ly__req *r, const char *code, const char *what, int64_t *id)
-{
-    const char *s = r->param;
-    int64_t v = 0;
-    bool ok = s && *s && strlen(s) <= 18;
-    for (const char *p = s; ok && *p; p++) {
-        if (*p < '0' || *p > '9') ok = false;
-        else v = v * 10 + (*p - '0');
-    }
-    if (!ok || v <= 0) {
-        ly__reply_errorf(r, LY_ENOTFOUND, code, "id", "no %s with id %s", what, s ? s : "");
-        return false;
-    }
-    *id = v;
-    return true;
-}
-
 void ly__handle_tier_get(ly__req *r)
 {
     int64_t id;
-    if (!pathIdOrReply(r, "customer_not_found", "customer", &id)) return;
+    if (!ly__path_id_or_reply(r, "customer_not_found", "customer", &id)) return;
     ly_who who = {.customer_id = id};
     ly_customer c;
     ly_error err;
@@ -237,50 +219,13 @@ static json_t *memberJson(ly__req *r, const ly_club_member *m)
                      name, "via", m->via, "since", timeJson(m->since, calendarOf(r)), "note", m->note);
 }
 
-static bool queryIntOrReply(ly__req *r, const char *name, int64_t min, int64_t max, int64_t def,
-                            int64_t *out)
-{
-    const char *s = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-    *out = def;
-    if (!s) return true;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno || v < min || v > max) {
-        ly__reply_errorf(r, LY_EINVAL, "invalid_value", name, "must be an integer from %lld to %lld",
-                         (long long)min, (long long)max);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-typedef struct queryCheck {
-    char bad[96];
-} queryCheck;
-
-static enum MHD_Result onlyPaging(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
-{
-    (void)kind;
-    (void)value;
-    queryCheck *q = cls;
-    if (strcmp(key, "limit") == 0 || strcmp(key, "after") == 0) return MHD_YES;
-    snprintf(q->bad, sizeof q->bad, "%s", key);
-    return MHD_NO;
-}
-
 void ly__handle_club_members(ly__req *r)
 {
-    queryCheck q = {{0}};
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, onlyPaging, &q);
-    if (q.bad[0]) {
-        ly__reply_errorf(r, LY_EINVAL, "unknown_field", q.bad, "is not a parameter of this request");
-        return;
-    }
+    static const char *const paging[] = {"limit", "after", NULL};
+    if (!ly__query_only_or_reply(r, paging)) return;
     int64_t limit, after;
-    if (!queryIntOrReply(r, "limit", 1, MEMBERS_LIMIT_MAX, MEMBERS_LIMIT_DEFAULT, &limit) ||
-        !queryIntOrReply(r, "after", 0, INT64_MAX, 0, &after))
+    if (!ly__query_int_or_reply(r, "limit", 1, MEMBERS_LIMIT_MAX, MEMBERS_LIMIT_DEFAULT, &limit) ||
+        !ly__query_int_or_reply(r, "after", 0, INT64_MAX, 0, &after))
         return;
     ly_club_member *m;
     size_t n;
@@ -346,7 +291,7 @@ void ly__handle_club_invite(ly__req *r)
 void ly__handle_club_remove(ly__req *r)
 {
     int64_t id;
-    if (!pathIdOrReply(r, "not_a_member", "club member", &id)) return;
+    if (!ly__path_id_or_reply(r, "not_a_member", "club member", &id)) return;
     ly_error err;
     ly_error_clear(&err);
     if (ly_service_club_remove(r->http->svc, id, r->now, &err) != LY_OK) {
