@@ -22,6 +22,11 @@ int ly_cli_report(int argc, char **argv);
 int ly_cli_offers(int argc, char **argv);
 int ly_cli_outbox(int argc, char **argv);   /* deliver, list, retry (docs/delivery.md) */
 int ly_cli_triggers(int argc, char **argv); /* run, report (docs/triggers.md) */
+/* `loyal maturity`: the program's maturity level by block (maturity.c; docs/maturity.md). */
+int ly_cli_maturity(int argc, char **argv);
+/* `loyal touchpoints report`: data, NPS, CSI and churn by touchpoint (touchpoints.c;
+ * docs/touchpoints.md; issue 6, engineer S). */
+int ly_cli_touchpoints(int argc, char **argv);
 
 /* Shared by the subcommands: the database and program paths from --db / --program, or the
  * LOYAL_DB / LOYAL_PROGRAM environment variables, or ./loyal.db and ./program.json. */

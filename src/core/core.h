@@ -392,6 +392,12 @@ typedef struct ly_program {
                                        * program/rewards.h), in mem; NULL = none */
     const struct ly_triggers_conf *triggers; /* trigger communications and channels
                                        * (program/triggers.h), in mem; NULL = none */
+    /* Quests (issue 6, engineer Q): quests, badges, levels (core/quests.h), in mem; NULL =
+     * none. */
+    const struct ly_quests *quests;
+    /* Questionnaires and touchpoints (issue 6, engineer S; program/survey.h), in mem; NULL =
+     * none. */
+    const struct ly_survey_conf *survey;
     void *mem;                  /* owned memory (an ly_arena), or NULL */
 } ly_program;
 

@@ -284,7 +284,8 @@ bool ly__id_json_parse(const char *s, ly_id_kind *out)
 
 static const char *const checkoutKeys[] = {"receipt_id", "store", "channel", "cashier",
                                            "payment", "time", "customer", "redeem_points",
-                                           "total", "lines", "coupons", "partner", NULL};
+                                           "total", "lines", "coupons", "partner",
+                                           "touchpoint", NULL};
 static const char *const lineKeys[] = {"sku", "name", "category", "brand", "qty", "price",
                                        "amount", NULL};
 static const char *const whoKeys[] = {"id", "card", "phone", "email", "qr", "external_id", NULL};
@@ -373,6 +374,8 @@ ly_err ly__decode_checkout(const json_t *root, const ly_calendar *cal, ly_time n
     TRY(decodeWho(root, a, &out->who, err));
     TRY(getInt(root, "", "redeem_points", 0, 0, LY_AMOUNT_MAX, &out->redeem, NULL, err));
     TRY(getStr(root, "", "partner", F_NONEMPTY, LY_HTTP_ID_MAX, a, &out->partner, NULL, err));
+    /* Touchpoints (issue 6, engineer S): checked against the program at confirm. */
+    TRY(getStr(root, "", "touchpoint", F_NONEMPTY, LY_HTTP_ID_MAX, a, &out->touchpoint, NULL, err));
     TRY(decodeCoupons(root, a, out, err));
     TRY(getInt(root, "", "total", F_REQUIRED, 0, LY_AMOUNT_MAX, &r->total, NULL, err));
 
@@ -797,6 +800,12 @@ json_t *ly__json_checkout(const ly_checkout *in, const ly_checkout_result *res,
         }
     }
     if (v && in->partner && json_object_set_new(v, "partner", json_string(in->partner)) != 0) {
+        json_decref(v);
+        return NULL;
+    }
+    /* Quests (issue 6): only when the program has quests, so other responses stay as they
+     * were (http/quests.c). */
+    if (v && res->quests_on && json_object_set_new(v, "quests", ly__json_quest_steps(res)) != 0) {
         json_decref(v);
         return NULL;
     }

@@ -112,6 +112,10 @@ json_t *ly__json_analytics(const ly_customer_analytics *a);
  * "failed" (the setting that decided it, or null), "reason", "eligible_lines", "discount",
  * "points"}. A receipt with coupons adds "coupons": [{"code", "campaign"}], one at a
  * partner "partner". */
+/* The "quests" list of a checkout response (http/quests.c; issue 6): one object per quest
+ * the receipt advanced. NULL when out of memory. */
+json_t *ly__json_quest_steps(const ly_checkout_result *res);
+
 json_t *ly__json_checkout(const ly_checkout *in, const ly_checkout_result *res,
                           const ly_calendar *cal, bool confirmed, bool explain);
 

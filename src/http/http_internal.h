@@ -57,6 +57,8 @@ typedef enum ly__route_id {
     LY_ROUTE_CLUB_INVITE,
     LY_ROUTE_CLUB_REMOVE,
     LY_ROUTE_OFFERS, /* personal offers (handlers.c) */
+    LY_ROUTE_QUESTS, /* quests, badges, level (quests.c; issue 6, engineer Q) */
+    LY_ROUTE_ANSWERS, /* questionnaire answers (survey.c; issue 6, engineer S) */
     LY_ROUTE_COUNT,
     LY_ROUTE_NONE = LY_ROUTE_COUNT /* no route matched: one more metrics slot */
 } ly__route_id;
@@ -242,6 +244,12 @@ void ly__reply_service_error(ly__req *r, ly_error *e);
 
 /* Personal offers (handlers.c; engage.h) */
 void ly__handle_offers(ly__req *r);
+
+/* Quests, badges and the level (quests.c; issue 6, engineer Q; docs/api-quests.md) */
+void ly__handle_quests(ly__req *r);
+
+/* Questionnaire answers (survey.c; issue 6, engineer S; docs/api-touchpoints.md) */
+void ly__handle_answers(ly__req *r);
 
 /* Counts what a finished operation did (confirmed receipts, returns) for /metrics. */
 void ly__handle_op_finished(ly__req *r);

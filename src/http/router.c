@@ -67,6 +67,12 @@ static const ly__route routes[LY_ROUTE_COUNT] = {
     /* Personal offers (engage/). */
     [LY_ROUTE_OFFERS] = {LY_ROUTE_OFFERS, "GET", "/v1/customers/{id}/offers",
                          "GET /v1/customers/{id}/offers", LY_ROLE_POS, ly__handle_offers},
+    /* Quests (issue 6, engineer Q). */
+    [LY_ROUTE_QUESTS] = {LY_ROUTE_QUESTS, "GET", "/v1/customers/{id}/quests",
+                         "GET /v1/customers/{id}/quests", LY_ROLE_POS, ly__handle_quests},
+    /* Questionnaire answers (issue 6, engineer S). */
+    [LY_ROUTE_ANSWERS] = {LY_ROUTE_ANSWERS, "POST", "/v1/customers/{id}/answers",
+                          "POST /v1/customers/{id}/answers", LY_ROLE_POS, ly__handle_answers},
 };
 
 const ly__route *ly__route_get(ly__route_id id)

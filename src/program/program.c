@@ -8,6 +8,7 @@
 #include "program/program.h"
 #include "program/rewards.h"
 #include "program/triggers.h"
+#include "program/survey.h"
 #include "program/program_internal.h"
 #include "os/os.h"
 
@@ -645,7 +646,11 @@ static ly_err parseRoot(json_t *root, ly_program *p, ly_error *err)
                                        /* program/tiers.c */
                                        "tiers", "club",
                                        /* program/triggers.c */
-                                       "triggers", "channels", NULL};
+                                       "triggers", "channels",
+                                       /* program/quests.c (issue 6, engineer Q) */
+                                       "quests",
+                                       /* program/survey.c (issue 6, engineer S) */
+                                       "questionnaires", "touchpoints", NULL};
     TRY(needObject(root, "", err));
     TRY(onlyKeys(root, "", keys, err));
     void *mem = p->mem;
@@ -699,6 +704,9 @@ static ly_err parseRoot(json_t *root, ly_program *p, ly_error *err)
     TRY(ly__program_tiers(json_object_get(root, "tiers"), json_object_get(root, "club"), p, err));
     /* after rules, rewards and tiers: offers name rules and campaigns (program/triggers.c) */
     TRY(ly__program_triggers_parse(root, p, err));
+    TRY(ly__program_quests(json_object_get(root, "quests"), p, err)); /* program/quests.c */
+    /* questionnaires and touchpoints (program/survey.c, issue 6 engineer S) */
+    TRY(ly__program_survey_parse(root, p, err));
     return ly_program_validate(p, err);
 }
 

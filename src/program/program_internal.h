@@ -14,4 +14,8 @@
  * ("tiers.levels[1].min_spend", "club.rule.min_tier"). Neither section: p->tiers stays NULL. */
 ly_err ly__program_tiers(json_t *tiers, json_t *club, ly_program *p, ly_error *err);
 
+/* Reads the "quests" section (may be NULL) into p->quests, in p->mem (program/quests.c,
+ * docs/quests.md). Errors name the path ("quests.list[0].target"). */
+ly_err ly__program_quests(json_t *section, ly_program *p, ly_error *err);
+
 #endif /* LY_PROGRAM_INTERNAL_H */

@@ -638,6 +638,13 @@ ly_err ly_service_calculate(ly_service *s, const ly_checkout *in, ly_time now, l
 {
     ly_program_ref *ref = ly__program_acquire(s);
     ly_err rc = calculateWith(s, &ref->p, in, now, a, out, err);
+    /* The quests the receipt would advance, read only (quests.c). */
+    if (rc == LY_OK && ref->p.quests) {
+        ly_db *db = ly_store_reader(s->store, err);
+        rc = db ? ly__quests_receipt(s, db, ref, out->customer ? out->customer->id : 0, in, false,
+                                     now, a, out, err)
+                : LY_EIO;
+    }
     ly__program_release(s, ref);
     return rc;
 }
@@ -743,6 +750,11 @@ static ly_err opConfirm(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
         out->customer->account = w.acc;
     }
     TRY(ly__rw_after(rw, in, op->arena, out, err));
+    /* Quest progress and rewards, in the same job, before the response is rendered: it
+     * says which quests the receipt advanced (quests.c). */
+    if (prog->quests)
+        TRY(ly__quests_receipt(s, db, op->prog_, pw ? w.customer_id : 0, in, true, op->now,
+                               op->arena, out, err));
     op->status = 201;
     TRY(render(op, err));
 
@@ -759,6 +771,7 @@ static ly_err opConfirm(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     TRY(ly_db_receipt_insert(db, &sr, err));
     /* Rule uses, budgets, coupons, partner figures, a referral's purchase (rewards.c). */
     TRY(ly__rw_confirmed(s, prog, db, rw, in, out, op->now, err));
+    TRY(ly__survey_confirmed(prog, db, in, err)); /* its touchpoint (survey.c, engineer S) */
     /* An upgrade happens as soon as the receipt qualifies, in the same job (tiers.c). */
     if (pw && prog->tiers) TRY(ly__tiers_after_confirm(s, db, prog, w.customer_id, op->now, err));
     return LY_OK;
@@ -923,6 +936,8 @@ static ly_err opReturn(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
         op->out.ret.after = w.acc;
     }
     TRY(ly_db_receipt_returned(db, rcpt, err));
+    /* The returned quantities take back their quest progress (quests.c). */
+    TRY(ly__quests_returned(s, db, &op->prog_->p, rcpt, op->now, op->arena, err));
     /* Partner figures; a full return gives back rule uses and coupons (rewards.c). */
     TRY(ly__rw_returned(s, &op->prog_->p, db, rcpt, ret, op->now, err));
     op->status = 201;

@@ -116,6 +116,9 @@ typedef struct ly_checkout {
     const char *const *coupons;
     size_t n_coupons;
     const char *partner;
+    /* Touchpoints (issue 6, engineer S): the touchpoint the receipt came through, one of the
+     * program's "touchpoints" (NULL: none); stored at confirm (docs/touchpoints.md). */
+    const char *touchpoint;
 } ly_checkout;
 
 /* A coupon a receipt used: the code as normalised (upper case) and its campaign. */
@@ -135,6 +138,11 @@ typedef struct ly_checkout_result {
     const char *program_version;
     const ly_applied_coupon *coupons; /* the receipt's coupons, all applicable (rewards) */
     size_t n_coupons;
+    /* Quests (issue 6, engineer Q): the quests this receipt advanced (confirm) or would
+     * advance (calculate); quests_on when the program has quests at all. */
+    const struct ly_quest_step *quests;
+    size_t n_quests;
+    bool quests_on;
 } ly_checkout_result;
 
 /* Prices a receipt without changing anything. */
@@ -484,5 +492,134 @@ ly_err ly_service_club_members(ly_service *s, int64_t after, size_t limit, ly_ar
 /* "1,240.00": money at the program's minor units with thousands separated by commas. buf
  * needs 40 bytes. */
 void ly_service_money_text(ly_money v, int minor_units, char *buf, size_t size);
+
+/* ---------------------------------------------------------------------------------------
+ * Quests, badges and levels (issue 6, engineer Q: quests.c; docs/quests.md,
+ * docs/api-quests.md)
+ * ------------------------------------------------------------------------------------- */
+
+/* What one receipt did (or, at calculate, would do) to one quest. Strings are in the
+ * request's arena. */
+typedef struct ly_quest_step {
+    const char *quest_id;
+    const char *name;
+    const char *period;       /* the period's key: "W2026-48", "M2026-11", "E" */
+    int64_t before, after;    /* progress before and after the receipt */
+    int64_t target;
+    bool completed;           /* this receipt reached the target (the reward is given) */
+    ly_points points;         /* the reward, given when completed */
+    const char *badge;        /* NULL: none */
+    int64_t xp;
+} ly_quest_step;
+
+/* One quest as the customer sees it today. */
+typedef struct ly_quest_view {
+    const char *id, *name;
+    const char *kind;         /* "deals" or "spend" */
+    const char *period;       /* the current period's key */
+    int64_t value, target;
+    int64_t deadline_day;     /* local day; LY_DAY_FOREVER: none */
+    ly_time completed_at;     /* 0: not completed in this period */
+    ly_points points;
+    const char *badge;
+    int64_t xp;
+} ly_quest_view;
+
+typedef struct ly_quests_view {
+    bool on;                  /* the program has quests */
+    ly_quest_view *quests;    /* those running today whose audience the customer is in */
+    size_t n_quests;
+    struct ly_quest_badge *badges; /* store.h */
+    size_t n_badges;
+    int64_t xp;
+    bool has_levels;
+    const char *level_id, *level_name;  /* the level reached (the first one at 0 XP) */
+    const char *next_level_id;          /* NULL at the top */
+    int64_t xp_to_next;
+    bool has_streak;          /* the program has a streak schedule */
+    int64_t streak_weeks;     /* the streak as of now (0: none or broken) */
+    int64_t streak_best;
+    int64_t streak_next_weeks;/* the next step of the schedule above it; 0: none */
+    ly_points streak_next_points;
+} ly_quests_view;
+
+/* The customer's quests with progress and deadlines, badges, XP and level as of now (read
+ * only; out in a). LY_OK with out->on false when the program has no quests. */
+ly_err ly_service_quests_view(ly_service *s, int64_t customer_id, ly_time now, ly_arena *a,
+                              ly_quests_view *out, ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * Questionnaires, satisfaction and touchpoints (issue 6, engineer S; survey.c;
+ * docs/touchpoints.md, docs/api-touchpoints.md)
+ * ------------------------------------------------------------------------------------- */
+
+/* One answer set to a questionnaire (POST /v1/customers/{id}/answers). Strings borrowed. */
+typedef struct ly_answer_request {
+    const char *answer_id;     /* the caller's unique id: a retry is answered, never counted */
+    int64_t customer_id;
+    const char *questionnaire; /* one of the program's questionnaires[].id */
+    const char *touchpoint;    /* NULL: the questionnaire's own touchpoint (if any) */
+    const char *receipt_id;    /* NULL, or a receipt of this customer */
+    const char *answers;       /* a JSON object text {"question_id": value} */
+    ly_time time;              /* when answered; 0 = now */
+} ly_answer_request;
+
+typedef struct ly_answer_result {
+    int status;                /* 201 */
+    bool replayed;             /* a retry answered with the stored response */
+    const char *response;      /* the response JSON text (in the caller's arena) */
+    int64_t customer_id;
+    ly_points points;          /* the completion reward this call gave (0: none or given before) */
+} ly_answer_result;
+
+/* Records an answer set atomically, in one write job: validates every answer against the
+ * questionnaire (LY_EINVAL naming "answers.<question>": unknown_field, missing_field for a
+ * required question, invalid_value), checks the touchpoint (LY_EUNPROCESSABLE
+ * "touchpoint_unknown") and the receipt (LY_EUNPROCESSABLE "receipt_not_found" or
+ * "receipt_other_customer"), writes the answers mapped to attributes into the customer's
+ * attributes, gives the questionnaire's reward_points once per customer and questionnaire
+ * (a bonus entry keyed "questionnaire:<id>:<customer>" through the adjustment operation)
+ * and stores the response. The same answer_id again with the same request replays the
+ * response (out->replayed); with another request it is LY_ECONFLICT "answer_conflict".
+ * LY_ENOTFOUND "customer_not_found"; LY_EUNPROCESSABLE "questionnaire_unknown". */
+ly_err ly_service_answers_submit(ly_service *s, const ly_answer_request *in, ly_time now,
+                                 ly_arena *a, ly_answer_result *out, ly_error *err);
+
+/* Inside the confirm job (service.c): checks the receipt's touchpoint against the program
+ * (LY_EUNPROCESSABLE "touchpoint_unknown", field "touchpoint") and stores it. No-op when the
+ * receipt names none. */
+ly_err ly__survey_confirmed(const ly_program *prog, ly_db *db, const ly_checkout *in,
+                            ly_error *err);
+
+/* The touchpoint report (loyal touchpoints report). */
+typedef struct ly_tp_report_row {
+    const char *id;            /* touchpoint id; "(none)" for answers naming none */
+    const char *stage, *channel; /* NULL when not declared */
+    int64_t answers;           /* answer sets collected there */
+    int64_t receipts, identified; /* receipts that came through it, of them identified */
+    int64_t nps_n, promoters, detractors;
+    double nps;                /* promoters% - detractors%, -100..100; NAN when nps_n = 0 */
+    int64_t csi_n;
+    double csi;                /* mean of (answer - min) / (max - min) x 100; NAN when none */
+    int64_t conv_n, conv_yes;  /* identified receipts there observable for days, and of them
+                                * followed by the customer's next deal within days */
+    int64_t det_n, det_returned, pro_n, pro_returned; /* answers observable for days */
+    double diff, diff_lo, diff_hi; /* return-rate difference detractors - promoters, 95% */
+    bool diff_known;           /* both groups have at least min_group answers */
+    bool predicts_churn;       /* diff_known and diff_hi < 0 */
+} ly_tp_report_row;
+
+typedef struct ly_tp_report {
+    int days;                  /* the return window */
+    ly_time horizon;           /* the latest receipt time: answers later than horizon - days
+                                * are not yet observable and are left out of return rates */
+    ly_tp_report_row *rows;    /* the declared touchpoints in file order, then undeclared */
+    size_t n_rows;
+} ly_tp_report;
+
+/* Builds the report from the store (answers and receipts) and the program's touchpoints,
+ * in a. days >= 1; min_group >= 2 is the smallest group for an interval. */
+ly_err ly_service_touchpoints_report(ly_service *s, int days, int min_group, ly_arena *a,
+                                     ly_tp_report *out, ly_error *err);
 
 #endif /* LY_SERVICE_H */

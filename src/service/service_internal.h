@@ -106,4 +106,23 @@ ly_err ly__tiers_after_confirm(ly_service *s, ly_db *db, const ly_program *prog,
  * ly_service_maintain once per local day. Adds its counts to *out. */
 ly_err ly__tiers_maintain(ly_service *s, ly_time now, ly_maintain_result *out, ly_error *err);
 
+/* quests.c (issue 6, engineer Q; docs/quests.md) */
+
+/* A receipt's effect on the customer's quests. With write (inside the confirm's job, after
+ * the wallet is saved) the progress, the receipt's contributions and the rewards of the
+ * quests it completes are stored (points as a bonus adjustment keyed
+ * "quest:<id>:<period>:<customer>", given once); without, nothing changes (calculate's
+ * preview). ref is the program version of the operation. Fills res->quests, n_quests and
+ * quests_on. Imported receipts (no_points) and anonymous ones advance nothing. */
+ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
+                          int64_t customer_id, const ly_checkout *in, bool write, ly_time now,
+                          ly_arena *a, ly_checkout_result *res, ly_error *err);
+
+/* Inside a return's job, after rcpt->returned is updated: takes back what the returned
+ * quantities had contributed (a full return all, a partial one its share). A quest already
+ * completed stays completed and keeps its reward (docs/quests.md). */
+ly_err ly__quests_returned(ly_service *s, ly_db *db, const ly_program *prog,
+                           const ly_stored_receipt *rcpt, ly_time now, ly_arena *a,
+                           ly_error *err);
+
 #endif /* LY_SERVICE_INTERNAL_H */

@@ -162,6 +162,21 @@ typedef enum ly__stmt_id {
     STMT_TRG_EVENTS,
     STMT_TRG_TIER_CHANGES,
     STMT_TRG_OUTCOMES,
+    /* quests.c (quests, badges, levels, issue 6; engineer Q) */
+    STMT_QST_PROGRESS_GET,
+    STMT_QST_PROGRESS_PUT,
+    STMT_QST_CONTRIB_PUT,
+    STMT_QST_CONTRIBS,
+    STMT_QST_BADGE_ADD,
+    STMT_QST_BADGES,
+    STMT_QST_XP_ADD,
+    STMT_QST_XP_GET,
+    STMT_QST_STREAK_GET,
+    STMT_QST_STREAK_PUT,
+    STMT_QST_FIGURES,
+    STMT_QST_FIGURES_POINTS,
+    STMT_QST_DEALS,
+    STMT_QST_COMPLETED,
     STMT_COUNT
 } ly__stmt_id;
 

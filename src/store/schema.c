@@ -440,6 +440,71 @@ static const char *const migrations[] = {
     "  until_at INTEGER NOT NULL,"
     "  PRIMARY KEY (customer_id, flag)"
     ") STRICT, WITHOUT ROWID;",
+
+    /* Quests, badges and levels (issue 6, engineer Q; docs/quests.md): each customer's
+     * progress per quest and period, what each receipt contributed (so a return takes its
+     * share back), the badges earned and the experience points. */
+    "CREATE TABLE quest_progress ("
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  quest_id TEXT NOT NULL,"
+    "  period TEXT NOT NULL,"                   /* "W2026-48", "M2026-11", "E" */
+    "  value INTEGER NOT NULL,"                 /* deals, or minor units */
+    "  completed_at INTEGER,"                   /* NULL until the target was reached */
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (customer_id, quest_id, period)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE quest_contributions ("
+    "  receipt_id TEXT NOT NULL,"
+    "  quest_id TEXT NOT NULL,"
+    "  customer_id INTEGER NOT NULL,"
+    "  period TEXT NOT NULL,"
+    "  value INTEGER NOT NULL,"                 /* what is left of the receipt's share */
+    "  PRIMARY KEY (receipt_id, quest_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE quest_badges ("
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  badge TEXT NOT NULL,"
+    "  quest_id TEXT NOT NULL,"
+    "  period TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  PRIMARY KEY (customer_id, badge)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE quest_xp ("
+    "  customer_id INTEGER PRIMARY KEY REFERENCES customers(id),"
+    "  xp INTEGER NOT NULL"
+    ") STRICT;"
+    /* The streak of consecutive ISO weeks with a deal. */
+    "CREATE TABLE quest_streaks ("
+    "  customer_id INTEGER PRIMARY KEY REFERENCES customers(id),"
+    "  week INTEGER NOT NULL,"                  /* local day of the latest week's Monday */
+    "  length INTEGER NOT NULL,"
+    "  best INTEGER NOT NULL"
+    ") STRICT;",
+
+    /* Questionnaires and touchpoints (issue 6, engineer S; docs/touchpoints.md): each
+     * submitted answer set with its scores, and the touchpoint receipts came through. */
+    "CREATE TABLE survey_answers ("
+    "  answer_id TEXT PRIMARY KEY,"
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  questionnaire TEXT NOT NULL,"
+    "  touchpoint TEXT,"
+    "  receipt_id TEXT,"
+    "  at INTEGER NOT NULL,"
+    "  answers TEXT NOT NULL,"                  /* the answers object, as JSON */
+    "  nps INTEGER,"                            /* the first NPS answer, 0..10 */
+    "  csi INTEGER,"                            /* the first CSI answer ... */
+    "  csi_min INTEGER,"                        /* ... on its scale */
+    "  csi_max INTEGER,"
+    "  points INTEGER NOT NULL,"                /* the completion reward given, 0 if none */
+    "  request_hash BLOB NOT NULL,"
+    "  response TEXT NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX survey_answers_tp ON survey_answers(touchpoint, at);"
+    "CREATE INDEX survey_answers_customer ON survey_answers(customer_id, at);"
+    "CREATE TABLE receipt_touchpoints ("
+    "  receipt_id TEXT PRIMARY KEY,"
+    "  touchpoint TEXT NOT NULL"
+    ") STRICT, WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -813,4 +813,157 @@ ly_err ly_db_trigger_outcomes(ly_db *db, const char *trigger, ly_time from, ly_t
                               int64_t window, ly_trigger_outcome_fn fn, void *ctx,
                               ly_error *err);
 
+/* ---------------------------------------------------------------------------------------
+ * Quests, badges and levels (quests.c; issue 6, engineer Q; docs/quests.md). Progress is a
+ * row per customer, quest and period key; each receipt's contribution is kept so a return
+ * takes back exactly its share. Strings are borrowed for the call; results are copied into
+ * the arena.
+ * ------------------------------------------------------------------------------------- */
+
+/* The progress of the customer in a quest's period: LY_ENOTFOUND (err set) when none; else
+ * *value and *completed_at (0: not completed). */
+ly_err ly_db_quest_progress_get(ly_db *db, int64_t customer_id, const char *quest,
+                                const char *period, int64_t *value, ly_time *completed_at,
+                                ly_error *err);
+
+/* Sets the progress row (inserted or replaced); completed_at 0 stores NULL. */
+ly_err ly_db_quest_progress_put(ly_db *db, int64_t customer_id, const char *quest,
+                                const char *period, int64_t value, ly_time completed_at,
+                                ly_time now, ly_error *err);
+
+/* One receipt's contribution to one quest. */
+typedef struct ly_quest_contribution {
+    const char *quest_id;
+    const char *period;
+    int64_t customer_id;
+    int64_t value;
+} ly_quest_contribution;
+
+/* Records (or replaces) what receipt receipt_id contributes to a quest. */
+ly_err ly_db_quest_contribution_put(ly_db *db, const char *receipt_id,
+                                    const ly_quest_contribution *c, ly_error *err);
+
+/* Every contribution of a receipt, by quest id, into the arena (*n may be 0). */
+ly_err ly_db_quest_contributions(ly_db *db, const char *receipt_id, ly_arena *a,
+                                 ly_quest_contribution **out, size_t *n, ly_error *err);
+
+/* A badge a customer holds. */
+typedef struct ly_quest_badge {
+    const char *badge;
+    const char *quest_id;   /* the quest that gave it first */
+    const char *period;
+    ly_time at;
+} ly_quest_badge;
+
+/* Gives the badge unless the customer already holds it (*added says which). */
+ly_err ly_db_quest_badge_add(ly_db *db, int64_t customer_id, const ly_quest_badge *b,
+                             bool *added, ly_error *err);
+
+/* The customer's badges, oldest first, into the arena. */
+ly_err ly_db_quest_badges(ly_db *db, int64_t customer_id, ly_arena *a, ly_quest_badge **out,
+                          size_t *n, ly_error *err);
+
+/* Adds xp (>= 0) to the customer's experience points. */
+ly_err ly_db_quest_xp_add(ly_db *db, int64_t customer_id, int64_t xp, ly_error *err);
+
+/* The customer's experience points (0 without a row). */
+ly_err ly_db_quest_xp_get(ly_db *db, int64_t customer_id, int64_t *xp, ly_error *err);
+
+/* The customer's streak of weeks with a deal: *week, *length and *best (all 0 without a
+ * row). */
+ly_err ly_db_quest_streak_get(ly_db *db, int64_t customer_id, int64_t *week, int64_t *length,
+                              int64_t *best, ly_error *err);
+
+/* A quest's figures over all its periods: customers who made progress (started),
+ * completions (customer and period), and the points its bonuses gave (adjustment ids
+ * "quest:<quest>:..."). */
+ly_err ly_db_quest_figures(ly_db *db, const char *quest, int64_t *started, int64_t *completed,
+                           ly_points *points, ly_error *err);
+
+/* Calls fn(ctx, customer_id, deals) for every customer with receipts in [from, to), by
+ * customer id; fn's error stops the walk and is returned. */
+ly_err ly_db_quest_deals(ly_db *db, ly_time from, ly_time to,
+                         ly_err (*fn)(void *ctx, int64_t customer_id, int64_t deals, ly_error *err),
+                         void *ctx, ly_error *err);
+
+/* Whether the customer completed the quest in some period (completed_at in [from, to)). */
+ly_err ly_db_quest_completed(ly_db *db, const char *quest, int64_t customer_id, ly_time from,
+                             ly_time to, bool *out, ly_error *err);
+
+/* Stores the customer's streak (inserted or replaced). */
+ly_err ly_db_quest_streak_put(ly_db *db, int64_t customer_id, int64_t week, int64_t length,
+                              int64_t best, ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * Questionnaires and touchpoints (survey.c; issue 6, engineer S; docs/touchpoints.md)
+ * ------------------------------------------------------------------------------------- */
+
+/* One submitted answer set as stored. */
+typedef struct ly_stored_answer {
+    const char *answer_id;     /* the caller's id: the idempotency key */
+    int64_t customer_id;
+    const char *questionnaire;
+    const char *touchpoint;    /* may be NULL */
+    const char *receipt_id;    /* may be NULL */
+    ly_time at;
+    const char *answers;       /* the answers object as JSON text */
+    bool has_nps, has_csi;
+    int64_t nps;               /* 0..10 */
+    int64_t csi, csi_min, csi_max;
+    ly_points points;          /* completion reward given by this answer set */
+    uint8_t request_hash[32];
+    const char *response;
+} ly_stored_answer;
+
+/* Finds an answer set by its id (strings in a). LY_ENOTFOUND ("answer_not_found"). */
+ly_err ly_db_answer_find(ly_db *db, const char *answer_id, ly_arena *a, ly_stored_answer *out,
+                         ly_error *err);
+/* Stores an answer set. LY_ECONFLICT if its id exists. */
+ly_err ly_db_answer_insert(ly_db *db, const ly_stored_answer *in, ly_error *err);
+/* Records the touchpoint a receipt came through (once per receipt id). */
+ly_err ly_db_receipt_touchpoint_put(ly_db *db, const char *receipt_id, const char *touchpoint,
+                                    ly_error *err);
+
+/* A row of the touchpoint report's input: an answer set (kind 'a') or a receipt carrying a
+ * touchpoint (kind 'r'), with the time of the same customer's next receipt after it. */
+typedef struct ly_tp_row {
+    char kind;                 /* 'a' or 'r' */
+    const char *touchpoint;    /* NULL: the answer named none */
+    int64_t customer_id;       /* 0: anonymous receipt */
+    ly_time at;
+    bool has_nps, has_csi;
+    int64_t nps, csi, csi_min, csi_max;
+    ly_time next_deal;         /* 0 when none */
+} ly_tp_row;
+
+/* Every answer set and every receipt with a touchpoint (in a), and the latest receipt time
+ * of the database (0 when empty) in *horizon. */
+ly_err ly_db_touchpoint_rows(ly_db *db, ly_arena *a, ly_tp_row **out, size_t *n,
+                             ly_time *horizon, ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * The program's maturity level (maturity.c; issue 6, engineer M; docs/maturity.md): the
+ * facts the database holds about how far the program has come. Read only.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct ly_maturity_facts {
+    int64_t receipts;              /* receipts (sales; returns are not counted) */
+    int64_t identified;            /* of them, with a customer */
+    int64_t customers_with_receipts; /* distinct customers of those receipts */
+    int64_t analytics_runs;        /* finished analytics runs */
+    int64_t analytics_customers;   /* customers with saved analytics figures */
+    int64_t last_analytics_at;     /* unix seconds the latest run finished; -1 if none */
+    int64_t trigger_messages;      /* outbox messages */
+    int64_t trigger_steps;         /* trigger steps recorded (trigger_sends) */
+    int64_t trigger_holdout_steps; /* of them, not in the treated group */
+    int64_t events;                /* custom events recorded */
+    int64_t quest_rows;            /* quest progress rows; -1 when the table does not exist */
+    int64_t answers;               /* questionnaire answer sets; -1 when the table does not exist */
+} ly_maturity_facts;
+
+/* Counts the facts above in one read transaction of db. Tables added by later migrations
+ * (quest_progress, survey_answers) are looked up in sqlite_master first and counted only when
+ * present. Errors: LY_EIO. */
+ly_err ly_db_maturity_facts(ly_db *db, ly_maturity_facts *out, ly_error *err);
+
 #endif /* LY_STORE_H */

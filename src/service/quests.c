@@ -1,0 +1,350 @@
+/*
+ * quests.c - quests, badges and levels in the service (docs/quests.md): what a receipt
+ * advances (atomically inside the confirm's write job, where tiers upgrade), what a return
+ * takes back, the rewards of a completed quest (bonus points through the adjustment
+ * operation under the key of their cause, a badge, experience points), and the customer's
+ * view. The arithmetic is the core's (core/quests.c).
+ *
+ * Write jobs run one after another on the writer, so two confirms crossing a target at the
+ * same moment are seen in turn: the first completes the quest, the second finds it
+ * completed. The bonus key "quest:<id>:<period>:<customer>" makes the points once-only
+ * even if a completion were ever replayed.
+ */
+#include "service/service_internal.h"
+#include "core/quests.h"
+#include "os/os.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define TRY(x) do { ly_err try_rc = (x); if (try_rc != LY_OK) return try_rc; } while (0)
+#define FACTS_MAX 8
+
+static ly_err oom(ly_error *err)
+{
+    return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+}
+
+/* The audience facts of a customer: tier, club, segment. */
+typedef struct audience {
+    const char *tier;     /* NULL: the program has no tiers */
+    bool club;
+    const char *segment;  /* "" without analytics */
+    char segment_buf[24];
+} audience;
+
+static ly_err audienceOf(ly_service *s, ly_db *db, const ly_program *prog, int64_t customer_id,
+                         ly_arena *a, audience *out, ly_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->segment = out->segment_buf;
+    ly_fact f[FACTS_MAX];
+    size_t n = 0;
+    TRY(ly__tiers_facts(s, db, prog, customer_id, a, f, &n, FACTS_MAX, err));
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(f[i].key, "tier") == 0) out->tier = f[i].value;
+        if (strcmp(f[i].key, "club") == 0) out->club = true;
+    }
+    ly_customer_analytics ca;
+    ly_err rc = ly_db_customer_analytics_get(db, customer_id, &ca, err);
+    if (rc == LY_OK) snprintf(out->segment_buf, sizeof out->segment_buf, "%s", ca.segment);
+    else if (rc != LY_ENOTFOUND) return rc;
+    ly_error_clear(err);
+    return LY_OK;
+}
+
+static bool inAudience(const ly_quest *q, const audience *au)
+{
+    if (q->club_only && !au->club) return false;
+    if (q->tiers.n && (!au->tier || !ly_strset_has(&q->tiers, au->tier))) return false;
+    if (q->segments.n && !ly_strset_has(&q->segments, au->segment)) return false;
+    return true;
+}
+
+/* What each line cost after the receipt's discounts, in a. */
+static ly_money *paidOf(const ly_receipt *r, const ly_pricing *p, ly_arena *a)
+{
+    ly_money *paid = ly_arena_alloc(a, (r->n_lines ? r->n_lines : 1) * sizeof *paid);
+    for (size_t i = 0; paid && i < r->n_lines; i++)
+        paid[i] = r->lines[i].amount - (p->lines ? p->lines[i].discount : 0);
+    return paid;
+}
+
+/* The points of a completed quest: an adjustment of kind bonus, once for key. */
+static ly_err givePoints(ly_service *s, ly_db *db, struct ly_program_ref *ref, ly_arena *a,
+                         ly_time now, int64_t customer_id, const char *key, ly_points points,
+                         const char *note, ly_error *err)
+{
+    ly_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = LY_OP_ADJUST;
+    op.arena = a;
+    op.now = now;
+    op.prog_ = ref;
+    op.in.adjust = (ly_adjust_request){.adjustment_id = key, .customer_id = customer_id,
+                                       .points = points, .kind = LY_ENTRY_BONUS, .note = note};
+    /* The key alone makes the request: a second completion of the same cause replays. */
+    ly_os_hash(key, strlen(key), op.request_hash);
+    ly_err rc = ly_service_apply(s, db, &op);
+    if (rc != LY_OK && err) *err = op.err;
+    return rc;
+}
+
+/* A reward: points under key (once), the badge (kept once), the XP. `cause` and period
+ * name it on the ledger and on the badge ("three-deals", "streak"). */
+static ly_err reward(ly_service *s, ly_db *db, struct ly_program_ref *ref, const char *cause,
+                     const char *period, const char *key, ly_points points, const char *badge,
+                     int64_t xp, int64_t customer_id, ly_time now, ly_arena *a, ly_error *err)
+{
+    if (points > 0) {
+        const char *note = ly_arena_printf(a, "%s completed (%s)", cause, period);
+        if (!note) return oom(err);
+        TRY(givePoints(s, db, ref, a, now, customer_id, key, points, note, err));
+    }
+    if (badge) {
+        ly_quest_badge b = {badge, cause, period, now};
+        TRY(ly_db_quest_badge_add(db, customer_id, &b, NULL, err));
+    }
+    if (xp > 0) TRY(ly_db_quest_xp_add(db, customer_id, xp, err));
+    return LY_OK;
+}
+
+/* The first step of the schedule at or above `weeks`, or NULL past the last. */
+static const ly_streak_reward *streakNext(const ly_quests *qs, int64_t weeks)
+{
+    for (size_t i = 0; i < qs->n_streak; i++)
+        if (qs->streak[i].weeks >= weeks) return &qs->streak[i];
+    return NULL;
+}
+
+/* The streak's step of a receipt on local day `day` (*stepped false when the week already
+ * had a deal); with write, stores it and gives the reward of a schedule step reached. */
+static ly_err streakReceipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
+                            int64_t customer_id, int64_t day, bool write, ly_time now,
+                            ly_arena *a, ly_quest_step *st, bool *stepped, ly_error *err)
+{
+    const ly_quests *qs = ref->p.quests;
+    ly_streak k;
+    TRY(ly_db_quest_streak_get(db, customer_id, &k.week, &k.length, &k.best, err));
+    int64_t before = ly_streak_current(&k, day);
+    *stepped = ly_streak_add(&k, day);
+    if (!*stepped) return LY_OK;
+    const ly_streak_reward *next = streakNext(qs, k.length);
+    bool reached = next && next->weeks == k.length;
+    char period[16], start[16];
+    ly_period_key(LY_PERIOD_WEEK, day, period, sizeof period);
+    ly_period_key(LY_PERIOD_WEEK, k.week - 7 * (k.length - 1), start, sizeof start);
+    *st = (ly_quest_step){.quest_id = "streak", .name = "weeks in a row",
+                          .period = ly_arena_strdup(a, period), .before = before,
+                          .after = k.length, .target = next ? next->weeks : k.length,
+                          .completed = reached, .points = next ? next->points : 0,
+                          .badge = next && next->badge ? ly_arena_strdup(a, next->badge) : NULL,
+                          .xp = next ? next->xp : 0};
+    if (!st->period || (next && next->badge && !st->badge)) return oom(err);
+    if (!write) return LY_OK;
+    TRY(ly_db_quest_streak_put(db, customer_id, k.week, k.length, k.best, err));
+    if (!reached) return LY_OK;
+    /* Once per streak and step: the streak is named by the week it started. */
+    const char *key = ly_arena_printf(a, "streak:%lld:%s:%lld", (long long)next->weeks, start,
+                                      (long long)customer_id);
+    if (!key) return oom(err);
+    return reward(s, db, ref, "streak", period, key, next->points, next->badge, next->xp,
+                  customer_id, now, a, err);
+}
+
+ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
+                          int64_t customer_id, const ly_checkout *in, bool write, ly_time now,
+                          ly_arena *a, ly_checkout_result *res, ly_error *err)
+{
+    const ly_program *prog = &ref->p;
+    const ly_quests *qs = prog->quests;
+    res->quests = NULL;
+    res->n_quests = 0;
+    res->quests_on = qs && (qs->n_quests || qs->n_streak);
+    if (!res->quests_on || customer_id <= 0 || in->no_points) return LY_OK;
+    const ly_receipt *r = &in->receipt;
+    ly_money *paid = paidOf(r, &res->pricing, a);
+    ly_quest_step *steps = ly_arena_alloc(a, (qs->n_quests + 1) * sizeof *steps);
+    if (!paid || !steps) return oom(err);
+    int64_t day = ly_local_day(&s->cal, r->time);
+    audience au;
+    bool au_read = false;
+    size_t k = 0;
+    for (size_t i = 0; i < qs->n_quests; i++) {
+        const ly_quest *q = &qs->quests[i];
+        if (!ly_quest_runs(q, day)) continue;
+        int64_t v = ly_quest_value(q, r->lines, paid, NULL, r->n_lines);
+        if (v <= 0) continue;
+        if (!au_read) {
+            TRY(audienceOf(s, db, prog, customer_id, a, &au, err));
+            au_read = true;
+        }
+        if (!inAudience(q, &au)) continue;
+        char period[16];
+        ly_quest_period_key(q, day, period, sizeof period);
+        int64_t before;
+        ly_time done_at;
+        ly_err rc = ly_db_quest_progress_get(db, customer_id, q->id, period, &before, &done_at, err);
+        if (rc != LY_OK && rc != LY_ENOTFOUND) return rc;
+        ly_error_clear(err);
+        ly_quest_step *st = &steps[k++];
+        /* Copies: calculate's result outlives its reference to the program. */
+        *st = (ly_quest_step){.quest_id = ly_arena_strdup(a, q->id),
+                              .name = ly_arena_strdup(a, q->name),
+                              .period = ly_arena_strdup(a, period), .before = before,
+                              .after = before + v, .target = q->target, .points = q->points,
+                              .badge = q->badge ? ly_arena_strdup(a, q->badge) : NULL,
+                              .xp = q->xp};
+        if (!st->quest_id || !st->name || !st->period || (q->badge && !st->badge))
+            return oom(err);
+        st->completed = done_at == 0 && st->after >= q->target;
+        if (!write) continue;
+        TRY(ly_db_quest_progress_put(db, customer_id, q->id, period, st->after,
+                                     st->completed ? now : done_at, now, err));
+        ly_quest_contribution c = {q->id, period, customer_id, v};
+        TRY(ly_db_quest_contribution_put(db, r->receipt_id, &c, err));
+        if (st->completed) {
+            const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period,
+                                              (long long)customer_id);
+            if (!key) return oom(err);
+            TRY(reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, customer_id,
+                       now, a, err));
+        }
+    }
+    if (qs->n_streak) {
+        bool stepped;
+        TRY(streakReceipt(s, db, ref, customer_id, day, write, now, a, &steps[k], &stepped, err));
+        if (stepped) k++;
+    }
+    res->quests = steps;
+    res->n_quests = k;
+    return LY_OK;
+}
+
+ly_err ly__quests_returned(ly_service *s, ly_db *db, const ly_program *prog,
+                           const ly_stored_receipt *rcpt, ly_time now, ly_arena *a,
+                           ly_error *err)
+{
+    (void)s;
+    const ly_quests *qs = prog->quests;
+    if (!qs || !qs->n_quests || !rcpt->customer_id) return LY_OK;
+    ly_quest_contribution *c;
+    size_t n;
+    TRY(ly_db_quest_contributions(db, rcpt->receipt.receipt_id, a, &c, &n, err));
+    if (n == 0) return LY_OK;
+    const ly_receipt *r = &rcpt->receipt;
+    ly_money *paid = paidOf(r, &rcpt->pricing, a);
+    if (!paid) return oom(err);
+    for (size_t i = 0; i < n; i++) {
+        const ly_quest *q = NULL;
+        for (size_t j = 0; j < qs->n_quests && !q; j++)
+            if (strcmp(qs->quests[j].id, c[i].quest_id) == 0) q = &qs->quests[j];
+        /* A quest the program no longer has: its progress no longer matters. */
+        if (!q) continue;
+        int64_t left = ly_quest_value(q, r->lines, paid, rcpt->returned, r->n_lines);
+        if (left >= c[i].value) continue;
+        int64_t value;
+        ly_time done_at;
+        ly_err rc = ly_db_quest_progress_get(db, c[i].customer_id, q->id, c[i].period, &value,
+                                             &done_at, err);
+        if (rc == LY_ENOTFOUND) {
+            ly_error_clear(err);
+            continue;
+        }
+        TRY(rc);
+        value -= c[i].value - left;
+        if (value < 0) value = 0;
+        /* The reward of a completed quest stays: completed_at is kept (docs/quests.md). */
+        TRY(ly_db_quest_progress_put(db, c[i].customer_id, q->id, c[i].period, value, done_at,
+                                     now, err));
+        ly_quest_contribution upd = c[i];
+        upd.value = left;
+        TRY(ly_db_quest_contribution_put(db, r->receipt_id, &upd, err));
+    }
+    return LY_OK;
+}
+
+ly_err ly_service_quests_view(ly_service *s, int64_t customer_id, ly_time now, ly_arena *a,
+                              ly_quests_view *out, ly_error *err)
+{
+    memset(out, 0, sizeof *out);
+    ly_db *db = ly_store_reader(s->store, err);
+    if (!db) return LY_EIO;
+    ly_program_ref *ref = ly__program_acquire(s);
+    const ly_program *prog = &ref->p;
+    const ly_quests *qs = prog->quests;
+    ly_err rc = LY_OK;
+    if (!qs) goto done;
+    out->on = true;
+    int64_t day = ly_local_day(&s->cal, now);
+    audience au;
+    if ((rc = audienceOf(s, db, prog, customer_id, a, &au, err)) != LY_OK) goto done;
+    out->quests = ly_arena_alloc(a, (qs->n_quests ? qs->n_quests : 1) * sizeof *out->quests);
+    if (!out->quests) {
+        rc = oom(err);
+        goto done;
+    }
+    for (size_t i = 0; i < qs->n_quests; i++) {
+        const ly_quest *q = &qs->quests[i];
+        if (!ly_quest_runs(q, day) || !inAudience(q, &au)) continue;
+        char period[16];
+        ly_quest_period_key(q, day, period, sizeof period);
+        ly_quest_view *v = &out->quests[out->n_quests++];
+        *v = (ly_quest_view){.id = q->id, .name = q->name,
+                             .kind = q->kind == LY_QUEST_DEALS ? "deals" : "spend",
+                             .period = ly_arena_strdup(a, period), .target = q->target,
+                             .deadline_day = ly_quest_deadline(q, day), .points = q->points,
+                             .badge = q->badge, .xp = q->xp};
+        if (!v->period) {
+            rc = oom(err);
+            goto done;
+        }
+        rc = ly_db_quest_progress_get(db, customer_id, q->id, period, &v->value,
+                                      &v->completed_at, err);
+        if (rc == LY_ENOTFOUND) {
+            ly_error_clear(err);
+            rc = LY_OK;
+        }
+        if (rc != LY_OK) goto done;
+    }
+    if ((rc = ly_db_quest_badges(db, customer_id, a, &out->badges, &out->n_badges, err)) != LY_OK)
+        goto done;
+    if ((rc = ly_db_quest_xp_get(db, customer_id, &out->xp, err)) != LY_OK) goto done;
+    if (qs->n_streak) {
+        ly_streak k;
+        if ((rc = ly_db_quest_streak_get(db, customer_id, &k.week, &k.length, &k.best, err)) != LY_OK)
+            goto done;
+        out->has_streak = true;
+        out->streak_weeks = ly_streak_current(&k, day);
+        out->streak_best = k.best;
+        const ly_streak_reward *next = streakNext(qs, out->streak_weeks + 1);
+        out->streak_next_weeks = next ? next->weeks : 0;
+        out->streak_next_points = next ? next->points : 0;
+    }
+    long lv = ly_quest_level(qs, out->xp);
+    out->has_levels = qs->n_levels > 0;
+    if (lv >= 0) {
+        out->level_id = qs->levels[lv].id;
+        out->level_name = qs->levels[lv].name;
+        if ((size_t)lv + 1 < qs->n_levels) {
+            out->next_level_id = qs->levels[lv + 1].id;
+            out->xp_to_next = qs->levels[lv + 1].xp - out->xp;
+        }
+    }
+    /* Copies: the view may outlive the program version. */
+    for (size_t i = 0; i < out->n_quests; i++) {
+        ly_quest_view *v = &out->quests[i];
+        v->id = ly_arena_strdup(a, v->id);
+        v->name = ly_arena_strdup(a, v->name);
+        v->badge = v->badge ? ly_arena_strdup(a, v->badge) : NULL;
+        if (!v->id || !v->name) rc = oom(err);
+    }
+    if (out->level_id) {
+        out->level_id = ly_arena_strdup(a, out->level_id);
+        out->level_name = ly_arena_strdup(a, out->level_name);
+        if (out->next_level_id) out->next_level_id = ly_arena_strdup(a, out->next_level_id);
+    }
+done:
+    ly__program_release(s, ref);
+    return rc;
+}

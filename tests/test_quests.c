@@ -1,0 +1,501 @@
+/*
+ * test_quests.c - quests, badges and levels through the service on a real database:
+ * progress under receipts, partial and full returns (a completed quest keeps its reward),
+ * many confirms crossing the target at once (rewarded exactly once), the period roll-over
+ * of a recurring quest, audience filtering (club), levels from XP, calculate's preview that
+ * changes nothing, and the program file's errors.
+ */
+#include "testlib.h"
+
+#include "core/quests.h"
+#include "os/os.h"
+#include "program/program.h"
+#include "service/service.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROGRAM_HEAD                                                                               \
+    "{\"name\":\"T\",\"version\":\"q1\",\"currency\":\"RUB\",\"minor_units\":2,"                   \
+    "\"time_zone\":\"Europe/Moscow\",\"phone\":{\"country_code\":\"7\",\"trunk_prefix\":\"8\"},"   \
+    "\"earn\":{\"rate_percent\":\"5\"},"                                                           \
+    "\"points\":{\"value\":\"1.00\",\"max_share_percent\":\"50\",\"hold_days\":14,\"expiry_days\":365},"
+
+static const char *programText =
+    PROGRAM_HEAD
+    "\"club\":{\"name\":\"Inner circle\",\"invitations\":true},"
+    "\"quests\":{\"list\":["
+    "{\"id\":\"three\",\"name\":\"3 deals this month\",\"kind\":\"deals\",\"target\":3,"
+    " \"period\":\"month\",\"reward\":{\"points\":100,\"badge\":\"regular\",\"xp\":60}},"
+    "{\"id\":\"shoes\",\"kind\":\"spend\",\"target\":\"5000.00\",\"period\":\"week\","
+    " \"lines\":{\"categories\":[\"shoes\"]},\"reward\":{\"points\":250,\"xp\":50}},"
+    "{\"id\":\"club\",\"kind\":\"deals\",\"target\":1,\"audience\":{\"club\":true},"
+    " \"reward\":{\"badge\":\"insider\"}}"
+    "],\"levels\":[{\"id\":\"novice\",\"xp\":0},{\"id\":\"pro\",\"name\":\"Pro\",\"xp\":100}],"
+    " \"streak\":{\"rewards\":[{\"weeks\":2,\"points\":7},{\"weeks\":3,\"points\":11,\"badge\":\"three-weeks\"}]}}"
+    "}";
+
+typedef struct fixture {
+    char dir[256], db[300], program[300];
+    ly_service *svc;
+    ly_arena arena;
+} fixture;
+
+static ly_time at(const char *s)
+{
+    ly_time t;
+    assert_true(ly_time_parse(s, &t, NULL));
+    return t;
+}
+
+static int setUp(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/loyal-quests-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->db, sizeof f->db, "%s/loyal.db", f->dir);
+    snprintf(f->program, sizeof f->program, "%s/program.json", f->dir);
+    FILE *pf = fopen(f->program, "w");
+    assert_non_null(pf);
+    fputs(programText, pf);
+    fclose(pf);
+    ly_service_options so = {.db_path = f->db, .program_path = f->program, .sync = LY_SYNC_NORMAL};
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_open(&so, &f->svc, &err) != LY_OK) fail_msg("open: %s %s", err.field, err.message);
+    *state = f;
+    return 0;
+}
+
+static int tearDown(void **state)
+{
+    fixture *f = *state;
+    ly_error err;
+    ly_error_clear(&err);
+    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
+    assert_non_null(db);
+    int64_t n = 0, bad = -1;
+    assert_int_equal(ly_db_check(db, NULL, NULL, &n, &bad, &err), LY_OK);
+    assert_int_equal(bad, 0);
+    ly_service_close(f->svc);
+    ly_arena_free(&f->arena);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static int64_t enrol(fixture *f, const char *card)
+{
+    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = at("2026-11-01T09:00:00Z")};
+    op.in.create.ids[op.in.create.n_ids++] = (ly_identifier){LY_ID_CARD, card};
+    ly_os_hash(card, strlen(card), op.request_hash);
+    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("enrol: %s", op.err.message);
+    return op.out.customer.id;
+}
+
+/* A receipt of one line of `amount` in category cat. */
+static void receiptOf(ly_arena *a, ly_checkout *c, const char *id, const char *card,
+                      const char *cat, ly_money amount, const char *when)
+{
+    memset(c, 0, sizeof *c);
+    ly_line *l = ly_arena_alloc(a, sizeof *l);
+    *l = (ly_line){.sku = "SKU", .category = cat, .qty = 1000, .price = amount, .amount = amount};
+    c->receipt = (ly_receipt){.receipt_id = ly_arena_strdup(a, id), .store = "S1", .time = at(when),
+                              .utc_offset_min = 180, .total = amount, .lines = l, .n_lines = 1};
+    c->who = (ly_who){.kind = LY_ID_CARD, .value = card};
+}
+
+/* Confirms; returns the step of quest `quest` in the response (NULL: not advanced). */
+static const ly_quest_step *buy(fixture *f, const char *id, const char *card, const char *cat,
+                                ly_money amount, const char *when, const char *quest)
+{
+    ly_op *op = ly_arena_alloc(&f->arena, sizeof *op);
+    memset(op, 0, sizeof *op);
+    op->kind = LY_OP_CONFIRM;
+    op->arena = &f->arena;
+    op->now = at(when);
+    receiptOf(&f->arena, &op->in.confirm, id, card, cat, amount, when);
+    ly_os_hash(id, strlen(id), op->request_hash);
+    if (ly_service_run(f->svc, op) != LY_OK) fail_msg("confirm %s: %s", id, op->err.message);
+    assert_true(op->out.confirm.quests_on);
+    for (size_t i = 0; i < op->out.confirm.n_quests; i++)
+        if (strcmp(op->out.confirm.quests[i].quest_id, quest) == 0) return &op->out.confirm.quests[i];
+    return NULL;
+}
+
+static void giveBack(fixture *f, const char *receipt, const char *ret_id, ly_qty qty, const char *now)
+{
+    ly_op op = {.kind = LY_OP_RETURN, .arena = &f->arena, .now = at(now)};
+    ly_return_request_line *l = ly_arena_alloc(&f->arena, sizeof *l);
+    *l = (ly_return_request_line){.line = 0, .qty = qty};
+    op.in.ret = (ly_return_request){.receipt_id = receipt, .return_id = ret_id, .full = qty == 0,
+                                    .lines = qty ? l : NULL, .n_lines = qty ? 1 : 0};
+    ly_os_hash(ret_id, strlen(ret_id), op.request_hash);
+    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("return %s: %s", ret_id, op.err.message);
+}
+
+static ly_quests_view viewOf(fixture *f, int64_t id, const char *now)
+{
+    ly_quests_view v;
+    ly_error err;
+    ly_error_clear(&err);
+    assert_int_equal(ly_service_quests_view(f->svc, id, at(now), &f->arena, &v, &err), LY_OK);
+    return v;
+}
+
+static const ly_quest_view *questIn(const ly_quests_view *v, const char *id)
+{
+    for (size_t i = 0; i < v->n_quests; i++)
+        if (strcmp(v->quests[i].id, id) == 0) return &v->quests[i];
+    return NULL;
+}
+
+/* The customer's bonus points whose key starts with prefix ("quest:", "streak:"). */
+static ly_points bonusWith(fixture *f, int64_t id, const char *prefix)
+{
+    ly_error err;
+    ly_error_clear(&err);
+    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
+    ly_entry *e;
+    size_t n;
+    assert_int_equal(ly_db_entries_page(db, id, 0, 500, &f->arena, &e, &n, &err), LY_OK);
+    ly_points sum = 0;
+    for (size_t i = 0; i < n; i++)
+        if (e[i].kind == LY_ENTRY_BONUS && e[i].ref && strncmp(e[i].ref, prefix, strlen(prefix)) == 0)
+            sum += e[i].delta.available + e[i].delta.pending;
+    return sum;
+}
+
+/* The quests' bonus points. */
+static ly_points bonusOf(fixture *f, int64_t id)
+{
+    return bonusWith(f, id, "quest:");
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Progress
+ * ------------------------------------------------------------------------------------- */
+
+static void receipts_advance_a_deals_quest_and_the_third_completes_it_once(void **state)
+{
+    fixture *f = *state;
+    int64_t id = enrol(f, "A");
+    const ly_quest_step *s = buy(f, "R1", "A", "food", 1000, "2026-11-10T10:00:00Z", "three");
+    assert_non_null(s);
+    assert_int_equal(s->before, 0);
+    assert_int_equal(s->after, 1);
+    assert_false(s->completed);
+    buy(f, "R2", "A", "food", 1000, "2026-11-11T10:00:00Z", "three");
+    s = buy(f, "R3", "A", "food", 1000, "2026-11-12T10:00:00Z", "three");
+    assert_true(s->completed);
+    assert_int_equal(s->after, 3);
+    assert_int_equal(bonusOf(f, id), 100);
+    /* A fourth deal in the month counts on, rewards nothing more. */
+    s = buy(f, "R4", "A", "food", 1000, "2026-11-13T10:00:00Z", "three");
+    assert_false(s->completed);
+    assert_int_equal(s->after, 4);
+    assert_int_equal(bonusOf(f, id), 100);
+    ly_quests_view v = viewOf(f, id, "2026-11-14T10:00:00Z");
+    const ly_quest_view *q = questIn(&v, "three");
+    assert_non_null(q);
+    assert_int_equal(q->value, 4);
+    assert_true(q->completed_at != 0);
+    assert_string_equal(q->period, "M2026-11");
+    int64_t last;
+    assert_true(ly_date_parse("2026-11-30", &last));
+    assert_int_equal(q->deadline_day, last);
+    assert_int_equal(v.n_badges, 1);
+    assert_string_equal(v.badges[0].badge, "regular");
+    assert_int_equal(v.xp, 60);
+    assert_string_equal(v.level_id, "novice");
+    assert_string_equal(v.next_level_id, "pro");
+    assert_int_equal(v.xp_to_next, 40);
+    /* The club quest is for members only: not shown, not advanced. */
+    assert_null(questIn(&v, "club"));
+}
+
+static void a_spend_quest_counts_only_its_lines_and_calculate_previews_without_storing(void **state)
+{
+    fixture *f = *state;
+    int64_t id = enrol(f, "A");
+    assert_null(buy(f, "R1", "A", "food", 900000, "2026-11-23T10:00:00Z", "shoes"));
+    const ly_quest_step *s = buy(f, "R2", "A", "shoes", 300000, "2026-11-23T11:00:00Z", "shoes");
+    assert_int_equal(s->after, 300000);
+    /* The preview of a receipt that would complete it. */
+    ly_checkout c;
+    receiptOf(&f->arena, &c, "R3", "A", "shoes", 200000, "2026-11-24T10:00:00Z");
+    for (int k = 0; k < 2; k++) {
+        ly_checkout_result res;
+        ly_error err;
+        ly_error_clear(&err);
+        assert_int_equal(ly_service_calculate(f->svc, &c, at("2026-11-24T10:00:00Z"), &f->arena, &res, &err), LY_OK);
+        assert_true(res.quests_on);
+        const ly_quest_step *p = NULL;
+        for (size_t i = 0; i < res.n_quests; i++)
+            if (strcmp(res.quests[i].quest_id, "shoes") == 0) p = &res.quests[i];
+        assert_non_null(p);
+        assert_int_equal(p->before, 300000);
+        assert_true(p->completed);
+    }
+    assert_int_equal(bonusOf(f, id), 0); /* the previews gave nothing */
+    ly_quests_view v = viewOf(f, id, "2026-11-24T10:00:00Z");
+    assert_int_equal(questIn(&v, "shoes")->value, 300000);
+    assert_int_equal(questIn(&v, "shoes")->completed_at, 0);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Returns
+ * ------------------------------------------------------------------------------------- */
+
+static void returns_take_back_their_share_and_a_completed_quest_keeps_its_reward(void **state)
+{
+    fixture *f = *state;
+    int64_t id = enrol(f, "A");
+    buy(f, "S1", "A", "shoes", 400000, "2026-11-23T10:00:00Z", "shoes");
+    /* Half of it back: 2,000.00 of the 4,000.00 comes off. */
+    giveBack(f, "S1", "S1-r1", 500, "2026-11-23T12:00:00Z");
+    ly_quests_view v = viewOf(f, id, "2026-11-23T13:00:00Z");
+    assert_int_equal(questIn(&v, "shoes")->value, 200000);
+    /* The deal still counts: something of it is kept. */
+    assert_int_equal(questIn(&v, "three")->value, 1);
+    /* The rest back: the deal and the spend go. */
+    giveBack(f, "S1", "S1-r2", 0, "2026-11-23T14:00:00Z");
+    v = viewOf(f, id, "2026-11-23T15:00:00Z");
+    assert_int_equal(questIn(&v, "shoes")->value, 0);
+    assert_int_equal(questIn(&v, "three")->value, 0);
+    /* Complete it, then return below the target: the reward stays, no second one. */
+    const ly_quest_step *s = buy(f, "S2", "A", "shoes", 600000, "2026-11-24T10:00:00Z", "shoes");
+    assert_true(s->completed);
+    assert_int_equal(bonusOf(f, id), 250);
+    giveBack(f, "S2", "S2-r1", 0, "2026-11-24T11:00:00Z");
+    v = viewOf(f, id, "2026-11-24T12:00:00Z");
+    assert_int_equal(questIn(&v, "shoes")->value, 0);
+    assert_true(questIn(&v, "shoes")->completed_at != 0);
+    s = buy(f, "S3", "A", "shoes", 600000, "2026-11-25T10:00:00Z", "shoes");
+    assert_false(s->completed);
+    assert_int_equal(bonusOf(f, id), 250);
+    assert_int_equal(viewOf(f, id, "2026-11-25T12:00:00Z").xp, 50);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Periods and audience
+ * ------------------------------------------------------------------------------------- */
+
+static void a_recurring_quest_restarts_in_the_next_period(void **state)
+{
+    fixture *f = *state;
+    int64_t id = enrol(f, "A");
+    assert_true(buy(f, "W1", "A", "shoes", 600000, "2026-11-29T10:00:00Z", "shoes")->completed);
+    /* Sunday 23:30 UTC is Monday 02:30 in Moscow: a new ISO week. */
+    const ly_quest_step *s = buy(f, "W2", "A", "shoes", 100000, "2026-11-29T23:30:00Z", "shoes");
+    assert_int_equal(s->before, 0);
+    assert_string_equal(s->period, "W2026-49");
+    assert_true(buy(f, "W3", "A", "shoes", 400000, "2026-12-01T10:00:00Z", "shoes")->completed);
+    assert_int_equal(bonusOf(f, id), 500);
+    /* The month quest rolled over too: W1 and W2 (30 November in Moscow) stay November's,
+     * December has W3 only. */
+    s = buy(f, "W4", "A", "food", 1000, "2026-12-02T10:00:00Z", "three");
+    assert_int_equal(s->before, 1);
+    assert_string_equal(s->period, "M2026-12");
+    /* 100 XP: Pro. */
+    ly_quests_view v = viewOf(f, id, "2026-12-02T11:00:00Z");
+    assert_int_equal(v.xp, 100);
+    assert_string_equal(v.level_id, "pro");
+    assert_null(v.next_level_id);
+}
+
+static void a_quest_for_an_audience_advances_only_for_it(void **state)
+{
+    fixture *f = *state;
+    int64_t a = enrol(f, "A");
+    int64_t b = enrol(f, "B");
+    ly_club_member m;
+    ly_error err;
+    ly_error_clear(&err);
+    assert_int_equal(ly_service_club_invite(f->svc, b, NULL, at("2026-11-02T09:00:00Z"), &f->arena, &m, &err), LY_OK);
+    assert_null(buy(f, "A1", "A", "food", 1000, "2026-11-10T10:00:00Z", "club"));
+    const ly_quest_step *s = buy(f, "B1", "B", "food", 1000, "2026-11-10T10:00:00Z", "club");
+    assert_non_null(s);
+    assert_true(s->completed);
+    ly_quests_view va = viewOf(f, a, "2026-11-10T11:00:00Z"), vb = viewOf(f, b, "2026-11-10T11:00:00Z");
+    assert_null(questIn(&va, "club"));
+    assert_non_null(questIn(&vb, "club"));
+    assert_int_equal(va.n_badges, 0);
+    assert_int_equal(vb.n_badges, 1);
+    assert_string_equal(vb.badges[0].badge, "insider");
+}
+
+static void a_streak_counts_consecutive_weeks_and_rewards_each_step_once_per_streak(void **state)
+{
+    fixture *f = *state;
+    int64_t id = enrol(f, "A");
+    /* Week 46 (Mon 9 Nov), twice: the second deal of the week does not step it. */
+    const ly_quest_step *s = buy(f, "K1", "A", "food", 1000, "2026-11-09T10:00:00Z", "streak");
+    assert_non_null(s);
+    assert_int_equal(s->after, 1);
+    assert_int_equal(s->target, 2);
+    assert_null(buy(f, "K2", "A", "food", 1000, "2026-11-15T10:00:00Z", "streak"));
+    /* Weeks 47 and 48: 2 weeks (7 points), 3 weeks (11 points and a badge). */
+    s = buy(f, "K3", "A", "food", 1000, "2026-11-16T10:00:00Z", "streak");
+    assert_true(s->completed);
+    assert_int_equal(s->after, 2);
+    s = buy(f, "K4", "A", "food", 1000, "2026-11-23T10:00:00Z", "streak");
+    assert_true(s->completed);
+    assert_int_equal(s->after, 3);
+    assert_string_equal(s->badge, "three-weeks");
+    assert_int_equal(bonusWith(f, id, "streak:"), 18);
+    ly_quests_view v = viewOf(f, id, "2026-11-30T10:00:00Z"); /* Monday of week 49: still alive */
+    assert_int_equal(v.streak_weeks, 3);
+    v = viewOf(f, id, "2026-12-07T10:00:00Z"); /* week 50 without a deal in 49: broken */
+    assert_int_equal(v.streak_weeks, 0);
+    assert_int_equal(v.streak_best, 3);
+    /* A week skipped: a new streak, whose 2 weeks reward again. */
+    s = buy(f, "K5", "A", "food", 1000, "2026-12-07T10:00:00Z", "streak");
+    assert_int_equal(s->before, 0);
+    assert_int_equal(s->after, 1);
+    s = buy(f, "K6", "A", "food", 1000, "2026-12-14T10:00:00Z", "streak");
+    assert_true(s->completed);
+    assert_int_equal(bonusWith(f, id, "streak:"), 25);
+    /* A late receipt of an earlier week changes nothing. */
+    assert_null(buy(f, "K7", "A", "food", 1000, "2026-11-02T10:00:00Z", "streak"));
+    assert_int_equal(viewOf(f, id, "2026-12-14T12:00:00Z").streak_weeks, 2);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Concurrency
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct worker {
+    fixture *f;
+    int k;
+    int completed;
+} worker;
+
+static void *confirmMany(void *arg)
+{
+    worker *w = arg;
+    ly_arena a = {0};
+    for (int i = 0; i < 5; i++) {
+        ly_op op;
+        memset(&op, 0, sizeof op);
+        char id[32];
+        snprintf(id, sizeof id, "C%d-%d", w->k, i);
+        op.kind = LY_OP_CONFIRM;
+        op.arena = &a;
+        op.now = at("2026-11-10T10:00:00Z");
+        receiptOf(&a, &op.in.confirm, id, "A", "food", 1000, "2026-11-10T10:00:00Z");
+        ly_os_hash(id, strlen(id), op.request_hash);
+        if (ly_service_run(w->f->svc, &op) != LY_OK) return NULL;
+        for (size_t j = 0; j < op.out.confirm.n_quests; j++)
+            if (strcmp(op.out.confirm.quests[j].quest_id, "three") == 0 &&
+                op.out.confirm.quests[j].completed)
+                w->completed++;
+    }
+    ly_arena_free(&a);
+    return NULL;
+}
+
+static void many_confirms_crossing_the_target_at_once_reward_it_exactly_once(void **state)
+{
+    fixture *f = *state;
+    int64_t id = enrol(f, "A");
+    enum { THREADS = 8 };
+    pthread_t t[THREADS];
+    worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){f, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, confirmMany, &w[i]), 0);
+    }
+    int completed = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        completed += w[i].completed;
+    }
+    assert_int_equal(completed, 1);
+    assert_int_equal(bonusOf(f, id), 100);
+    ly_quests_view v = viewOf(f, id, "2026-11-10T11:00:00Z");
+    assert_int_equal(questIn(&v, "three")->value, THREADS * 5);
+    assert_int_equal(v.xp, 60);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The pure arithmetic and the program file
+ * ------------------------------------------------------------------------------------- */
+
+static void the_core_counts_what_is_left_of_a_receipt(void **state)
+{
+    (void)state;
+    static const char *const cats[] = {"shoes"};
+    ly_quest q = {.id = "q", .kind = LY_QUEST_SPEND, .target = 1, .period = LY_PERIOD_WEEK,
+                  .day_from = LY_DAY_NEVER, .day_to = LY_DAY_FOREVER};
+    q.lines.categories = (ly_strset){cats, 1};
+    ly_line l[2] = {{.sku = "a", .category = "shoes", .qty = 3000, .amount = 1000},
+                    {.sku = "b", .category = "food", .qty = 1000, .amount = 500}};
+    ly_money paid[2] = {1000, 500};
+    ly_qty ret[2] = {1000, 0};
+    assert_int_equal(ly_quest_value(&q, l, paid, NULL, 2), 1000);
+    assert_int_equal(ly_quest_value(&q, l, paid, ret, 2), 666); /* ly_share: 2/3 of 1000 */
+    ret[0] = 3000;
+    assert_int_equal(ly_quest_value(&q, l, paid, ret, 2), 0);
+    q.kind = LY_QUEST_DEALS;
+    assert_int_equal(ly_quest_value(&q, l, paid, NULL, 2), 1);
+    assert_int_equal(ly_quest_value(&q, l, paid, ret, 2), 0); /* the shoes all went back */
+    int64_t wed, sun;
+    assert_true(ly_date_parse("2026-11-25", &wed));
+    assert_true(ly_date_parse("2026-11-29", &sun));
+    assert_int_equal(ly_quest_deadline(&q, wed), sun);
+    ly_level lv[2] = {{"a", "a", 0}, {"b", "b", 100}};
+    ly_quests qs = {.levels = lv, .n_levels = 2};
+    assert_int_equal(ly_quest_level(&qs, 99), 0);
+    assert_int_equal(ly_quest_level(&qs, 100), 1);
+}
+
+static void program_file_errors_name_the_setting(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *quests, *field;
+    } bad[] = {
+        {"{\"list\":[{\"id\":\"x\",\"kind\":\"visits\",\"target\":1,\"reward\":{\"points\":1}}]}", "quests.list[0].kind"},
+        {"{\"list\":[{\"id\":\"x\",\"kind\":\"deals\",\"target\":0,\"reward\":{\"points\":1}}]}", "quests.list[0].target"},
+        {"{\"list\":[{\"id\":\"x\",\"kind\":\"spend\",\"target\":5,\"reward\":{\"points\":1}}]}", "quests.list[0].target"},
+        {"{\"list\":[{\"id\":\"x\",\"kind\":\"deals\",\"target\":1,\"period\":\"day\",\"reward\":{\"points\":1}}]}", "quests.list[0].period"},
+        {"{\"list\":[{\"id\":\"x\",\"kind\":\"deals\",\"target\":1,\"reward\":{}}]}", "quests.list[0].reward"},
+        {"{\"list\":[{\"id\":\"x\",\"kind\":\"deals\",\"target\":1,\"reward\":{\"xp\":1}},"
+         "{\"id\":\"x\",\"kind\":\"deals\",\"target\":1,\"reward\":{\"xp\":1}}]}", "quests.list[1]"},
+        {"{\"list\":[],\"levels\":[{\"id\":\"a\",\"xp\":5}]}", "quests.levels[0].xp"},
+        {"{\"list\":[],\"streaks\":{}}", "quests.streaks"},
+        {"{\"list\":[],\"streak\":{\"rewards\":[{\"weeks\":4,\"points\":1},{\"weeks\":4,\"points\":2}]}}", "quests.streak.rewards[1].weeks"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[2048];
+        snprintf(text, sizeof text, PROGRAM_HEAD "\"quests\":%s}", bad[i].quests);
+        ly_program p;
+        ly_error err;
+        ly_error_clear(&err);
+        if (ly_program_parse(text, strlen(text), &p, &err) == LY_OK) fail_msg("case %zu parsed", i);
+        assert_string_equal(err.field, bad[i].field);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(receipts_advance_a_deals_quest_and_the_third_completes_it_once, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(a_spend_quest_counts_only_its_lines_and_calculate_previews_without_storing, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(returns_take_back_their_share_and_a_completed_quest_keeps_its_reward, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(a_recurring_quest_restarts_in_the_next_period, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(a_quest_for_an_audience_advances_only_for_it, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(a_streak_counts_consecutive_weeks_and_rewards_each_step_once_per_streak, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(many_confirms_crossing_the_target_at_once_reward_it_exactly_once, setUp, tearDown),
+        cmocka_unit_test(the_core_counts_what_is_left_of_a_receipt),
+        cmocka_unit_test(program_file_errors_name_the_setting),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
