@@ -34,7 +34,9 @@ static const char *programText =
     "{\"id\":\"shoes\",\"kind\":\"spend\",\"target\":\"5000.00\",\"period\":\"week\","
     " \"lines\":{\"categories\":[\"shoes\"]},\"reward\":{\"points\":250,\"xp\":50}},"
     "{\"id\":\"club\",\"kind\":\"deals\",\"target\":1,\"audience\":{\"club\":true},"
-    " \"reward\":{\"badge\":\"insider\"}}"
+    " \"reward\":{\"badge\":\"insider\"}},"
+    "{\"id\":\"hold\",\"kind\":\"deals\",\"target\":1,\"lines\":{\"categories\":[\"toys\"]},"
+    " \"holdout_percent\":50,\"reward\":{\"points\":5}}"
     "],\"levels\":[{\"id\":\"novice\",\"xp\":0},{\"id\":\"pro\",\"name\":\"Pro\",\"xp\":100}],"
     " \"streak\":{\"rewards\":[{\"weeks\":2,\"points\":7},{\"weeks\":3,\"points\":11,\"badge\":\"three-weeks\"}]}}"
     "}";
@@ -368,6 +370,75 @@ static void a_streak_counts_consecutive_weeks_and_rewards_each_step_once_per_str
 }
 
 /* ---------------------------------------------------------------------------------------
+ * The hold-out and the figures
+ * ------------------------------------------------------------------------------------- */
+
+static void a_held_out_customer_is_not_offered_the_quest_and_the_report_compares_the_groups(void **state)
+{
+    fixture *f = *state;
+    ly_program prog;
+    ly_error err;
+    ly_error_clear(&err);
+    assert_int_equal(ly_program_parse(programText, strlen(programText), &prog, &err), LY_OK);
+    const ly_quest *hold = NULL;
+    for (size_t i = 0; i < prog.quests->n_quests; i++)
+        if (strcmp(prog.quests->quests[i].id, "hold") == 0) hold = &prog.quests->quests[i];
+    assert_non_null(hold);
+    enum { N = 40 };
+    int64_t treated = 0, held = 0, treated_deals = 0, held_deals = 0;
+    for (int i = 0; i < N; i++) {
+        char card[16], rid[16];
+        snprintf(card, sizeof card, "H%d", i);
+        int64_t id = enrol(f, card);
+        bool out = ly_service_quest_held_out(hold, id);
+        int deals = i < 20 ? 2 : 1;
+        for (int k = 0; k < deals; k++) {
+            snprintf(rid, sizeof rid, "H%d-%d", i, k);
+            const ly_quest_step *s = buy(f, rid, card, "toys", 1000, "2026-11-10T10:00:00Z", "hold");
+            /* Held out: never advanced, never shown. */
+            if (out) assert_null(s);
+            else assert_non_null(s);
+        }
+        ly_quests_view v = viewOf(f, id, "2026-11-11T10:00:00Z");
+        assert_true((questIn(&v, "hold") == NULL) == out);
+        if (out) {
+            held++;
+            held_deals += deals;
+        } else {
+            treated++;
+            treated_deals += deals;
+        }
+    }
+    /* Both groups exist at 50%. */
+    assert_true(treated > 5 && held > 5);
+    ly_quest_figures *fig;
+    size_t n;
+    assert_int_equal(ly_service_quests_report(f->svc, at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"),
+                                              &f->arena, &fig, &n, &err), LY_OK);
+    assert_int_equal(n, prog.quests->n_quests);
+    const ly_quest_figures *h = NULL, *three = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(fig[i].id, "hold") == 0) h = &fig[i];
+        if (strcmp(fig[i].id, "three") == 0) three = &fig[i];
+    }
+    assert_non_null(h);
+    assert_false(three->compared); /* no hold-out */
+    assert_true(h->compared);
+    assert_int_equal(h->started, treated);
+    assert_int_equal(h->completed, treated);
+    assert_int_equal(h->points_cost, 5 * treated);
+    assert_int_equal(h->treated_n, treated);
+    assert_int_equal(h->holdout_n, held);
+    assert_int_equal(h->completers_n, treated);
+    assert_true(h->treated_deals * (double)treated > (double)treated_deals - 1e-9 &&
+                h->treated_deals * (double)treated < (double)treated_deals + 1e-9);
+    assert_true(h->holdout_deals * (double)held > (double)held_deals - 1e-9 &&
+                h->holdout_deals * (double)held < (double)held_deals + 1e-9);
+    assert_true(h->uplift_lo <= h->uplift && h->uplift <= h->uplift_hi);
+    ly_program_free(&prog);
+}
+
+/* ---------------------------------------------------------------------------------------
  * Concurrency
  * ------------------------------------------------------------------------------------- */
 
@@ -471,6 +542,7 @@ static void program_file_errors_name_the_setting(void **state)
          "{\"id\":\"x\",\"kind\":\"deals\",\"target\":1,\"reward\":{\"xp\":1}}]}", "quests.list[1]"},
         {"{\"list\":[],\"levels\":[{\"id\":\"a\",\"xp\":5}]}", "quests.levels[0].xp"},
         {"{\"list\":[],\"streaks\":{}}", "quests.streaks"},
+        {"{\"list\":[{\"id\":\"streak\",\"kind\":\"deals\",\"target\":1,\"reward\":{\"xp\":1}}]}", "quests.list[0].id"},
         {"{\"list\":[],\"streak\":{\"rewards\":[{\"weeks\":4,\"points\":1},{\"weeks\":4,\"points\":2}]}}", "quests.streak.rewards[1].weeks"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -493,6 +565,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_recurring_quest_restarts_in_the_next_period, setUp, tearDown),
         cmocka_unit_test_setup_teardown(a_quest_for_an_audience_advances_only_for_it, setUp, tearDown),
         cmocka_unit_test_setup_teardown(a_streak_counts_consecutive_weeks_and_rewards_each_step_once_per_streak, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(a_held_out_customer_is_not_offered_the_quest_and_the_report_compares_the_groups, setUp, tearDown),
         cmocka_unit_test_setup_teardown(many_confirms_crossing_the_target_at_once_reward_it_exactly_once, setUp, tearDown),
         cmocka_unit_test(the_core_counts_what_is_left_of_a_receipt),
         cmocka_unit_test(program_file_errors_name_the_setting),

@@ -27,6 +27,9 @@ int ly_cli_maturity(int argc, char **argv);
 /* `loyal touchpoints report`: data, NPS, CSI and churn by touchpoint (touchpoints.c;
  * docs/touchpoints.md; issue 6, engineer S). */
 int ly_cli_touchpoints(int argc, char **argv);
+/* `loyal quests report`: started, completed, reward cost, against a hold-out (quests.c;
+ * docs/quests.md; issue 6, engineer Q). */
+int ly_cli_quests(int argc, char **argv);
 
 /* Shared by the subcommands: the database and program paths from --db / --program, or the
  * LOYAL_DB / LOYAL_PROGRAM environment variables, or ./loyal.db and ./program.json. */

@@ -24,6 +24,7 @@ static const struct {
     {"outbox", ly_cli_outbox, "deliver the messages triggers wrote; list them; retry dead ones"},
     {"triggers", ly_cli_triggers, "run the trigger communications; report their uplift against hold-outs"},
     {"maturity", ly_cli_maturity, "the program's maturity level 0-4, block by block, and what would lift it"},
+    {"quests", ly_cli_quests, "quests: started, completed, reward cost, deals against a hold-out"},
     {"touchpoints", ly_cli_touchpoints, "per touchpoint: data collected, NPS, CSI, and whether low scores predict churn"},
 };
 

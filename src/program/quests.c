@@ -119,6 +119,9 @@ static ly_err parseQuest(json_t *o, const char *path, ly_program *p, ly_quest *q
     q->period = LY_PERIOD_EVER;
     pathf(sub, sizeof sub, "%s.id", path);
     TRY(getText(json_object_get(o, "id"), sub, p, &q->id, err));
+    /* The checkout's "quests" list names the streak's entry so. */
+    if (strcmp(q->id, "streak") == 0)
+        return ly_error_set(err, LY_EINVAL, "invalid_value", sub, "\"streak\" is reserved");
     json_t *v = json_object_get(o, "name");
     pathf(sub, sizeof sub, "%s.name", path);
     if (v) TRY(getText(v, sub, p, &q->name, err));

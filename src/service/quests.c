@@ -53,8 +53,20 @@ static ly_err audienceOf(ly_service *s, ly_db *db, const ly_program *prog, int64
     return LY_OK;
 }
 
-static bool inAudience(const ly_quest *q, const audience *au)
+bool ly_service_quest_held_out(const ly_quest *q, int64_t customer_id)
 {
+    if (q->holdout_bp <= 0) return false;
+    char text[128];
+    int n = snprintf(text, sizeof text, "quest-holdout:%s:%lld", q->id, (long long)customer_id);
+    uint8_t h[32];
+    ly_os_hash(text, (size_t)(n < (int)sizeof text ? n : (int)sizeof text - 1), h);
+    uint32_t x = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+    return (int64_t)(x % 10000) < q->holdout_bp;
+}
+
+static bool inAudience(const ly_quest *q, const audience *au, int64_t customer_id)
+{
+    if (ly_service_quest_held_out(q, customer_id)) return false;
     if (q->club_only && !au->club) return false;
     if (q->tiers.n && (!au->tier || !ly_strset_has(&q->tiers, au->tier))) return false;
     if (q->segments.n && !ly_strset_has(&q->segments, au->segment)) return false;
@@ -179,7 +191,7 @@ ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
             TRY(audienceOf(s, db, prog, customer_id, a, &au, err));
             au_read = true;
         }
-        if (!inAudience(q, &au)) continue;
+        if (!inAudience(q, &au, customer_id)) continue;
         char period[16];
         ly_quest_period_key(q, day, period, sizeof period);
         int64_t before;
@@ -286,7 +298,7 @@ ly_err ly_service_quests_view(ly_service *s, int64_t customer_id, ly_time now, l
     }
     for (size_t i = 0; i < qs->n_quests; i++) {
         const ly_quest *q = &qs->quests[i];
-        if (!ly_quest_runs(q, day) || !inAudience(q, &au)) continue;
+        if (!ly_quest_runs(q, day) || !inAudience(q, &au, customer_id)) continue;
         char period[16];
         ly_quest_period_key(q, day, period, sizeof period);
         ly_quest_view *v = &out->quests[out->n_quests++];
@@ -343,6 +355,166 @@ ly_err ly_service_quests_view(ly_service *s, int64_t customer_id, ly_time now, l
         out->level_id = ly_arena_strdup(a, out->level_id);
         out->level_name = ly_arena_strdup(a, out->level_name);
         if (out->next_level_id) out->next_level_id = ly_arena_strdup(a, out->next_level_id);
+    }
+done:
+    ly__program_release(s, ref);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The figures (loyal quests report)
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct dealsOf {
+    ly_arena *a;
+    int64_t *ids, *deals;
+    size_t n, cap;
+} dealsOf;
+
+static ly_err collectDeals(void *ctx, int64_t customer_id, int64_t deals, ly_error *err)
+{
+    dealsOf *d = ctx;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 256;
+        int64_t *ids = ly_arena_alloc(d->a, cap * sizeof *ids);
+        int64_t *dl = ly_arena_alloc(d->a, cap * sizeof *dl);
+        if (!ids || !dl) return oom(err);
+        if (d->n) {
+            memcpy(ids, d->ids, d->n * sizeof *ids);
+            memcpy(dl, d->deals, d->n * sizeof *dl);
+        }
+        d->ids = ids;
+        d->deals = dl;
+        d->cap = cap;
+    }
+    d->ids[d->n] = customer_id;
+    d->deals[d->n++] = deals;
+    return LY_OK;
+}
+
+/* The deals of customer id (the list is by id). */
+static int64_t dealsFind(const dealsOf *d, int64_t id)
+{
+    size_t lo = 0, hi = d->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (d->ids[mid] < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < d->n && d->ids[lo] == id ? d->deals[lo] : 0;
+}
+
+typedef struct moments {
+    int64_t n;
+    double sum, sq;
+} moments;
+
+static void momentAdd(moments *m, int64_t x)
+{
+    m->n++;
+    m->sum += (double)x;
+    m->sq += (double)x * (double)x;
+}
+
+static double mean(const moments *m)
+{
+    return m->n ? m->sum / (double)m->n : 0;
+}
+
+/* The variance of the mean (sample variance / n); 0 for fewer than 2. */
+static double meanVar(const moments *m)
+{
+    if (m->n < 2) return 0;
+    double mu = mean(m);
+    double var = (m->sq - (double)m->n * mu * mu) / (double)(m->n - 1);
+    return var > 0 ? var / (double)m->n : 0;
+}
+
+static double squareRoot(double x)
+{
+    /* Newton's iteration: no libm for one square root. */
+    if (x <= 0) return 0;
+    double r = x > 1 ? x : 1;
+    for (int i = 0; i < 60; i++) r = 0.5 * (r + x / r);
+    return r;
+}
+
+ly_err ly_service_quests_report(ly_service *s, ly_time from, ly_time to, ly_arena *a,
+                                ly_quest_figures **out, size_t *n, ly_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    ly_db *db = ly_store_reader(s->store, err);
+    if (!db) return LY_EIO;
+    ly_program_ref *ref = ly__program_acquire(s);
+    const ly_quests *qs = ref->p.quests;
+    ly_err rc = LY_OK;
+    size_t nq = qs ? qs->n_quests : 0;
+    ly_quest_figures *f = ly_arena_alloc(a, (nq ? nq : 1) * sizeof *f);
+    moments *mt = ly_arena_alloc(a, (nq ? nq : 1) * 3 * sizeof *mt);
+    dealsOf d = {.a = a};
+    if (!f || !mt) {
+        rc = oom(err);
+        goto done;
+    }
+    memset(f, 0, (nq ? nq : 1) * sizeof *f);
+    memset(mt, 0, (nq ? nq : 1) * 3 * sizeof *mt);
+    bool any_compared = false;
+    for (size_t i = 0; i < nq && rc == LY_OK; i++) {
+        const ly_quest *q = &qs->quests[i];
+        f[i].id = ly_arena_strdup(a, q->id);
+        f[i].name = ly_arena_strdup(a, q->name);
+        if (!f[i].id || !f[i].name) rc = oom(err);
+        if (rc == LY_OK)
+            rc = ly_db_quest_figures(db, q->id, &f[i].started, &f[i].completed, &f[i].points_cost, err);
+        f[i].xp_given = f[i].completed * q->xp;
+        bool has_audience = q->tiers.n || q->segments.n || q->club_only;
+        f[i].compared = q->holdout_bp > 0 && !has_audience;
+        any_compared = any_compared || f[i].compared;
+    }
+    if (rc == LY_OK && any_compared) rc = ly_db_quest_deals(db, from, to, collectDeals, &d, err);
+    /* Every customer not merged away, in pages, into the groups of each compared quest. */
+    for (int64_t after = 0; rc == LY_OK && any_compared;) {
+        ly_arena page = {0};
+        int64_t *ids;
+        size_t k;
+        rc = ly_db_trigger_customers(db, after, 1000, &page, &ids, &k, err);
+        for (size_t j = 0; rc == LY_OK && j < k; j++) {
+            int64_t deals = dealsFind(&d, ids[j]);
+            for (size_t i = 0; rc == LY_OK && i < nq; i++) {
+                if (!f[i].compared) continue;
+                const ly_quest *q = &qs->quests[i];
+                if (ly_service_quest_held_out(q, ids[j])) {
+                    momentAdd(&mt[3 * i + 1], deals);
+                    continue;
+                }
+                momentAdd(&mt[3 * i], deals);
+                bool done_it;
+                rc = ly_db_quest_completed(db, q->id, ids[j], from, to, &done_it, err);
+                if (rc == LY_OK && done_it) momentAdd(&mt[3 * i + 2], deals);
+            }
+        }
+        if (k) after = ids[k - 1];
+        ly_arena_free(&page);
+        if (k < 1000) break;
+    }
+    for (size_t i = 0; rc == LY_OK && i < nq; i++) {
+        if (!f[i].compared) continue;
+        const moments *t = &mt[3 * i], *h = &mt[3 * i + 1], *c = &mt[3 * i + 2];
+        f[i].treated_n = t->n;
+        f[i].holdout_n = h->n;
+        f[i].completers_n = c->n;
+        f[i].treated_deals = mean(t);
+        f[i].holdout_deals = mean(h);
+        f[i].completers_deals = mean(c);
+        f[i].uplift = mean(t) - mean(h);
+        double se = squareRoot(meanVar(t) + meanVar(h));
+        f[i].uplift_lo = f[i].uplift - 1.96 * se;
+        f[i].uplift_hi = f[i].uplift + 1.96 * se;
+    }
+    if (rc == LY_OK) {
+        *out = f;
+        *n = nq;
     }
 done:
     ly__program_release(s, ref);

@@ -543,6 +543,31 @@ typedef struct ly_quests_view {
     ly_points streak_next_points;
 } ly_quests_view;
 
+/* A quest's figures (loyal quests report). Means are estimates (double). */
+typedef struct ly_quest_figures {
+    const char *id, *name;
+    int64_t started;          /* customers who made progress, all periods */
+    int64_t completed;        /* completions (customer and period) */
+    ly_points points_cost;    /* the points its bonuses gave */
+    int64_t xp_given;         /* completed * the quest's xp */
+    bool compared;            /* a hold-out is in place and the quest has no audience */
+    int64_t treated_n, holdout_n, completers_n; /* customers in each group */
+    double treated_deals, holdout_deals, completers_deals; /* mean deals in the window */
+    double uplift, uplift_lo, uplift_hi; /* treated - hold-out, with a 95% interval */
+} ly_quest_figures;
+
+struct ly_quest; /* core/quests.h */
+
+/* Whether the customer is in quest q's hold-out: not offered it. A hash of the quest's id
+ * and the customer's, so the same customer is always in the same group. */
+bool ly_service_quest_held_out(const struct ly_quest *q, int64_t customer_id);
+
+/* The figures of every quest of the program in force; deals are counted in [from, to) over
+ * every customer not merged away (0 for those without a receipt), and completers are those
+ * who completed the quest in that window. out in a. */
+ly_err ly_service_quests_report(ly_service *s, ly_time from, ly_time to, ly_arena *a,
+                                ly_quest_figures **out, size_t *n, ly_error *err);
+
 /* The customer's quests with progress and deadlines, badges, XP and level as of now (read
  * only; out in a). LY_OK with out->on false when the program has no quests. */
 ly_err ly_service_quests_view(ly_service *s, int64_t customer_id, ly_time now, ly_arena *a,
