@@ -545,42 +545,10 @@ int ly_cli_analyze(int argc, char **argv)
     ly_error err;
     ly_error_clear(&err);
     ly_source src = {0};
-    ly_store *store = NULL;
-    FILE *in = NULL;
-    code = LY_EXIT_OK;
-    if (file) {
-        uint64_t size = 0;
-        if (strcmp(file, "-") == 0) {
-            in = stdin;
-        } else {
-            in = fopen(file, "rb");
-            struct stat stb;
-            if (in && fstat(fileno(in), &stb) == 0) size = (uint64_t)stb.st_size;
-        }
-        if (!in) {
-            fprintf(stderr, "loyal analyze: %s: %s\n", file, strerror(errno));
-            code = LY_EXIT_SYSTEM;
-        } else if (ly_an_csv_source_open(in, file, size, &co, &src, &err) != LY_OK) {
-            code = ly__cli_fail("analyze", &err);
-            if (strcmp(err.code, "unknown_field") == 0) code = LY_EXIT_USAGE;
-        }
-    } else {
-        if (!db) db = ly_cli_default_db();
-        if (access(db, R_OK) != 0) {
-            fprintf(stderr, "loyal analyze: %s: %s\n", db, strerror(errno));
-            code = LY_EXIT_SYSTEM;
-        } else {
-            ly_store_options so = {.path = db, .sync = LY_SYNC_NORMAL};
-            if (ly_store_open(&so, &store, &err) != LY_OK ||
-                ly_store_source_open(store, &src, &err) != LY_OK)
-                code = ly__cli_fail("analyze", &err);
-        }
-    }
-    if (code == LY_EXIT_OK && sort) {
-        ly_source sorted;
-        if (ly_an_sorted_source(&src, &sorted, &err) != LY_OK) code = ly__cli_fail("analyze", &err);
-        else src = sorted;
-    }
+    if (!file && !db) db = ly_cli_default_db();
+    ly__cli_input input = {.src = &src};
+    code = ly__cli_open_receipts("analyze", file, db, &co, sort, &input);
+    ly_store *store = input.store;
     ly_an_result *res = NULL;
     if (code == LY_EXIT_OK && ly_an_run(&src, &ao, &res, &err) != LY_OK) {
         if (file && err.field[0])
@@ -589,8 +557,9 @@ int ly_cli_analyze(int argc, char **argv)
             fprintf(stderr, "loyal analyze: %s (%s)\n", err.message, err.code);
         code = err.kind == LY_ENOMEM ? LY_EXIT_SYSTEM : err.kind == LY_EIO ? LY_EXIT_SYSTEM : LY_EXIT_DATA;
     }
-    if (src.close) src.close(src.ctx);
-    if (in && in != stdin) fclose(in);
+    /* The file is done with; the database stays open for --save. */
+    input.store = NULL;
+    ly__cli_close_receipts(&input);
     stageDone(&sc, "pass");
 
     /* The models, on the finished pass. */

@@ -4,7 +4,29 @@
 
 #include "core/core.h"
 
+#include <stdio.h>
+
 /* Prints "loyal CMD: field: message (code)" to stderr; returns the exit code for the error. */
 int ly__cli_fail(const char *cmd, const ly_error *err);
+
+struct ly_source;
+struct ly_an_csv_options;
+struct ly_store;
+
+/* The receipts a command analyses (analyze, offers): the CSV file (a path, or "-" for
+ * standard input) read with opt, or without a file Loyal's database db (NULL: the default
+ * path), and with sort, served in time order per customer. On success *src is open and the
+ * caller closes it (src->close), then *in (fclose unless stdin) and *store (ly_store_close);
+ * each may be NULL. On failure prints "loyal CMD: ..." and returns the exit code (nothing is
+ * left open); LY_EXIT_OK otherwise. */
+typedef struct ly__cli_input {
+    struct ly_source *src;
+    FILE *in;
+    struct ly_store *store;
+} ly__cli_input;
+int ly__cli_open_receipts(const char *cmd, const char *file, const char *db,
+                          const struct ly_an_csv_options *opt, bool sort, ly__cli_input *out);
+/* Closes what ly__cli_open_receipts opened (safe on a zeroed input). */
+void ly__cli_close_receipts(ly__cli_input *in);
 
 #endif

@@ -1,11 +1,18 @@
 /*
- * common.c - what the subcommands share: default paths and error printing.
+ * common.c - what the subcommands share: default paths, error printing, and opening the
+ * receipts a command analyses.
  */
+#include "analytics/analytics.h"
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
+#include "store/store.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *ly_cli_default_db(void)
 {
@@ -36,4 +43,60 @@ int ly__cli_fail(const char *cmd, const ly_error *err)
     default:
         return LY_EXIT_SYSTEM;
     }
+}
+
+int ly__cli_open_receipts(const char *cmd, const char *file, const char *db,
+                          const ly_an_csv_options *opt, bool sort, ly__cli_input *out)
+{
+    ly_error err;
+    ly_error_clear(&err);
+    ly_source *src = out->src;
+    int code = LY_EXIT_OK;
+    out->in = NULL;
+    out->store = NULL;
+    if (file) {
+        uint64_t size = 0;
+        if (strcmp(file, "-") == 0) {
+            out->in = stdin;
+        } else {
+            out->in = fopen(file, "rb");
+            struct stat stb;
+            if (out->in && fstat(fileno(out->in), &stb) == 0) size = (uint64_t)stb.st_size;
+        }
+        if (!out->in) {
+            fprintf(stderr, "loyal %s: %s: %s\n", cmd, file, strerror(errno));
+            code = LY_EXIT_SYSTEM;
+        } else if (ly_an_csv_source_open(out->in, file, size, opt, src, &err) != LY_OK) {
+            code = ly__cli_fail(cmd, &err);
+            if (strcmp(err.code, "unknown_field") == 0) code = LY_EXIT_USAGE;
+        }
+    } else {
+        if (!db) db = ly_cli_default_db();
+        if (access(db, R_OK) != 0) {
+            fprintf(stderr, "loyal %s: %s: %s\n", cmd, db, strerror(errno));
+            code = LY_EXIT_SYSTEM;
+        } else {
+            ly_store_options so = {.path = db, .sync = LY_SYNC_NORMAL};
+            if (ly_store_open(&so, &out->store, &err) != LY_OK ||
+                ly_store_source_open(out->store, src, &err) != LY_OK)
+                code = ly__cli_fail(cmd, &err);
+        }
+    }
+    if (code == LY_EXIT_OK && sort) {
+        ly_source sorted;
+        if (ly_an_sorted_source(src, &sorted, &err) != LY_OK) code = ly__cli_fail(cmd, &err);
+        else *src = sorted;
+    }
+    if (code != LY_EXIT_OK) ly__cli_close_receipts(out);
+    return code;
+}
+
+void ly__cli_close_receipts(ly__cli_input *in)
+{
+    if (in->src && in->src->close) in->src->close(in->src->ctx);
+    if (in->src) memset(in->src, 0, sizeof *in->src);
+    if (in->in && in->in != stdin) fclose(in->in);
+    in->in = NULL;
+    ly_store_close(in->store);
+    in->store = NULL;
 }

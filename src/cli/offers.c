@@ -296,42 +296,9 @@ int ly_cli_offers(int argc, char **argv)
     ly_error err;
     ly_error_clear(&err);
     ly_source src = {0};
-    ly_store *store = NULL;
-    FILE *in = NULL;
-    code = LY_EXIT_OK;
-    if (file) {
-        uint64_t size = 0;
-        if (strcmp(file, "-") == 0) {
-            in = stdin;
-        } else {
-            in = fopen(file, "rb");
-            struct stat stb;
-            if (in && fstat(fileno(in), &stb) == 0) size = (uint64_t)stb.st_size;
-        }
-        if (!in) {
-            fprintf(stderr, "loyal offers: %s: %s\n", file, strerror(errno));
-            code = LY_EXIT_SYSTEM;
-        } else if (ly_an_csv_source_open(in, file, size, &co, &src, &err) != LY_OK) {
-            code = ly__cli_fail("offers", &err);
-            if (strcmp(err.code, "unknown_field") == 0) code = LY_EXIT_USAGE;
-        }
-    } else {
-        if (!db) db = ly_cli_default_db();
-        if (access(db, R_OK) != 0) {
-            fprintf(stderr, "loyal offers: %s: %s\n", db, strerror(errno));
-            code = LY_EXIT_SYSTEM;
-        } else {
-            ly_store_options so = {.path = db, .sync = LY_SYNC_NORMAL};
-            if (ly_store_open(&so, &store, &err) != LY_OK ||
-                ly_store_source_open(store, &src, &err) != LY_OK)
-                code = ly__cli_fail("offers", &err);
-        }
-    }
-    if (code == LY_EXIT_OK && sort) {
-        ly_source sorted;
-        if (ly_an_sorted_source(&src, &sorted, &err) != LY_OK) code = ly__cli_fail("offers", &err);
-        else src = sorted;
-    }
+    ly__cli_input input = {.src = &src};
+    code = ly__cli_open_receipts("offers", file, db, &co, sort, &input);
+    ly_store *store = input.store;
 
     json_t *out = NULL;
     ly_error_clear(&err);
@@ -396,9 +363,7 @@ int ly_cli_offers(int argc, char **argv)
             ly_offers_model_free(m);
         }
     }
-    if (src.close) src.close(src.ctx);
-    if (in && in != stdin) fclose(in);
-    if (store) ly_store_close(store);
+    ly__cli_close_receipts(&input);
     if (code == LY_EXIT_OK) code = writeJson(out, json_path);
     else json_decref(out);
     ly_arena_free(&arena);
