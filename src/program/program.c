@@ -60,32 +60,6 @@ static ly_err getString(json_t *v, const char *path, char *out, size_t size, ly_
     return LY_OK;
 }
 
-/* Rejects keys of obj not in the NULL-terminated list, naming their path. */
-static ly_err onlyKeys(json_t *obj, const char *prefix, const char *const *known, ly_error *err)
-{
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val) {
-        bool ok = false;
-        for (size_t i = 0; known[i]; i++)
-            if (strcmp(key, known[i]) == 0) ok = true;
-        if (!ok) {
-            char path[128];
-            snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
-            return ly_error_set(err, LY_EINVAL, "unknown_field", path, "unknown setting");
-        }
-    }
-    return LY_OK;
-}
-
-static ly_err needObject(json_t *v, const char *path, ly_error *err)
-{
-    if (!json_is_object(v))
-        return ly_error_set(err, LY_EINVAL, v ? "invalid_type" : "missing_field", path,
-                            v ? "must be an object" : "is required");
-    return LY_OK;
-}
-
 #define TRY(x) do { ly_err rc_ = (x); if (rc_ != LY_OK) return rc_; } while (0)
 
 /* ---------------------------------------------------------------------------------------
@@ -132,8 +106,8 @@ static ly_err getSelector(json_t *o, const char *path, bool with_exclude, ly_pro
     static const char *const all[] = {"skus", "categories", "brands", "exclude_skus",
                                       "exclude_categories", "exclude_brands", NULL};
     memset(out, 0, sizeof *out);
-    TRY(needObject(o, path, err));
-    TRY(onlyKeys(o, path, with_exclude ? all : inc, err));
+    TRY(ly__pf_need_object(o, path, err));
+    TRY(ly__pf_only_keys(o, path, with_exclude ? all : inc, err));
     ly_strset *sets[6] = {&out->skus, &out->categories, &out->brands, &out->not_skus,
                           &out->not_categories, &out->not_brands};
     for (int i = 0; i < (with_exclude ? 6 : 3); i++) {
@@ -189,8 +163,8 @@ static ly_err getFactTests(json_t *v, const char *path, ly_program *p, const ly_
         char q[256], f[300];
         snprintf(q, sizeof q, "%s[%zu]", path, i);
         json_t *o = json_array_get(v, i);
-        TRY(needObject(o, q, err));
-        TRY(onlyKeys(o, q, keys, err));
+        TRY(ly__pf_need_object(o, q, err));
+        TRY(ly__pf_only_keys(o, q, keys, err));
         json_t *name = json_object_get(o, "name");
         snprintf(f, sizeof f, "%s.name", q);
         if (!json_is_string(name) || !json_string_length(name))
@@ -237,8 +211,8 @@ static ly_err parseConditions(json_t *o, const char *rp, ly_program *p, ly_condi
     static const char *const days[7] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
     char path[160], q[192];
     snprintf(path, sizeof path, "%s.conditions", rp);
-    TRY(needObject(o, path, err));
-    TRY(onlyKeys(o, path, keys, err));
+    TRY(ly__pf_need_object(o, path, err));
+    TRY(ly__pf_only_keys(o, path, keys, err));
     json_t *v;
 #define SUB(k) (snprintf(q, sizeof q, "%s.%s", path, k), q)
     if ((v = json_object_get(o, "stores"))) TRY(getSet(v, SUB("stores"), p, &c->stores, err));
@@ -275,8 +249,8 @@ static ly_err parseConditions(json_t *o, const char *rp, ly_program *p, ly_condi
     }
     static const char *const range[] = {"from", "to", NULL};
     if ((v = json_object_get(o, "hours"))) {
-        TRY(needObject(v, SUB("hours"), err));
-        TRY(onlyKeys(v, q, range, err));
+        TRY(ly__pf_need_object(v, SUB("hours"), err));
+        TRY(ly__pf_only_keys(v, q, range, err));
         char f[256];
         snprintf(f, sizeof f, "%s.from", q);
         json_t *x = json_object_get(v, "from");
@@ -288,8 +262,8 @@ static ly_err parseConditions(json_t *o, const char *rp, ly_program *p, ly_condi
         c->has_hours = true;
     }
     if ((v = json_object_get(o, "dates"))) {
-        TRY(needObject(v, SUB("dates"), err));
-        TRY(onlyKeys(v, q, range, err));
+        TRY(ly__pf_need_object(v, SUB("dates"), err));
+        TRY(ly__pf_only_keys(v, q, range, err));
         c->has_dates = true;
         c->day_from = INT64_MIN / 4;
         c->day_to = INT64_MAX / 4;
@@ -306,8 +280,8 @@ static ly_err parseConditions(json_t *o, const char *rp, ly_program *p, ly_condi
     }
     if ((v = json_object_get(o, "min_amount"))) {
         static const char *const mk[] = {"amount", "of", NULL};
-        TRY(needObject(v, SUB("min_amount"), err));
-        TRY(onlyKeys(v, q, mk, err));
+        TRY(ly__pf_need_object(v, SUB("min_amount"), err));
+        TRY(ly__pf_only_keys(v, q, mk, err));
         char f[256];
         snprintf(f, sizeof f, "%s.amount", q);
         json_t *x = json_object_get(v, "amount");
@@ -376,7 +350,7 @@ static ly_err parseEffect(json_t *o, const char *rp, ly_program *p, ly_effect *e
 {
     char path[160], q[192];
     snprintf(path, sizeof path, "%s.effect", rp);
-    TRY(needObject(o, path, err));
+    TRY(ly__pf_need_object(o, path, err));
 #define SUB(k) (snprintf(q, sizeof q, "%s.%s", path, k), q)
     json_t *t = json_object_get(o, "type");
     if (!t) return ly_error_set(err, LY_EINVAL, "missing_field", SUB("type"), "is required");
@@ -391,7 +365,7 @@ static ly_err parseEffect(json_t *o, const char *rp, ly_program *p, ly_effect *e
         return ly_error_set(err, LY_EINVAL, "invalid_value", SUB("type"),
                             "must be points_percent, points_fixed, points_multiplier, "
                             "discount_percent, discount_fixed, fixed_price, gift or bundle");
-    TRY(onlyKeys(o, path, effectKeys(e->kind), err));
+    TRY(ly__pf_only_keys(o, path, effectKeys(e->kind), err));
     bool points_kind = e->kind == LY_EFFECT_POINTS_PERCENT || e->kind == LY_EFFECT_POINTS_MULTIPLIER;
     e->rounding = points_kind ? p->earn_rounding : LY_ROUND_DOWN;
     json_t *v;
@@ -445,7 +419,7 @@ static ly_err parseEffect(json_t *o, const char *rp, ly_program *p, ly_effect *e
             char ip[224], f[256];
             snprintf(ip, sizeof ip, "%s.items[%zu]", path, i);
             json_t *it = json_array_get(v, i);
-            TRY(needObject(it, ip, err));
+            TRY(ly__pf_need_object(it, ip, err));
             json_t *qty = json_object_get(it, "qty");
             items[i].units = 1;
             if (qty) {
@@ -494,8 +468,8 @@ static ly_err parseRule(json_t *o, size_t index, ly_program *p, ly_rule *r, ly_e
     snprintf(rp, sizeof rp, "rules[%zu]", index);
     memset(r, 0, sizeof *r);
     r->index = index;
-    TRY(needObject(o, rp, err));
-    TRY(onlyKeys(o, rp, keys, err));
+    TRY(ly__pf_need_object(o, rp, err));
+    TRY(ly__pf_only_keys(o, rp, keys, err));
 #define SUB(k) (snprintf(q, sizeof q, "%s.%s", rp, k), q)
     json_t *v = json_object_get(o, "id");
     if (!v) return ly_error_set(err, LY_EINVAL, "missing_field", SUB("id"), "is required");
@@ -517,8 +491,8 @@ static ly_err parseRule(json_t *o, size_t index, ly_program *p, ly_rule *r, ly_e
     TRY(parseEffect(v, rp, p, &r->effect, err));
     if ((v = json_object_get(o, "cap"))) {
         static const char *const ck[] = {"points", "discount", NULL};
-        TRY(needObject(v, SUB("cap"), err));
-        TRY(onlyKeys(v, q, ck, err));
+        TRY(ly__pf_need_object(v, SUB("cap"), err));
+        TRY(ly__pf_only_keys(v, q, ck, err));
         char f[256];
         json_t *x;
         snprintf(f, sizeof f, "%s.cap.points", rp);
@@ -572,8 +546,8 @@ static ly_err parseEarn(json_t *o, ly_program *p, ly_error *err)
 {
     static const char *const keys[] = {"rate_percent", "base", "rounding", "exclude",
                                        "bonus_cap_points", NULL};
-    TRY(needObject(o, "earn", err));
-    TRY(onlyKeys(o, "earn", keys, err));
+    TRY(ly__pf_need_object(o, "earn", err));
+    TRY(ly__pf_only_keys(o, "earn", keys, err));
     json_t *v = json_object_get(o, "rate_percent");
     if (!v) return ly_error_set(err, LY_EINVAL, "missing_field", "earn.rate_percent", "is required");
     TRY(getDecimal(v, 2, "earn.rate_percent", &p->earn_rate_bp, err));
@@ -600,8 +574,8 @@ static ly_err parsePoints(json_t *o, ly_program *p, ly_error *err)
     static const char *const keys[] = {"value", "max_share_percent", "min_redeem", "hold_days",
                                        "expiry_days", "on_return_debt", "no_redeem",
                                        "min_balance", NULL};
-    TRY(needObject(o, "points", err));
-    TRY(onlyKeys(o, "points", keys, err));
+    TRY(ly__pf_need_object(o, "points", err));
+    TRY(ly__pf_only_keys(o, "points", keys, err));
     json_t *v = json_object_get(o, "value");
     if (!v) return ly_error_set(err, LY_EINVAL, "missing_field", "points.value", "is required");
     TRY(getDecimal(v, p->minor_units, "points.value", &p->point_value, err));
@@ -651,8 +625,8 @@ static ly_err parseRoot(json_t *root, ly_program *p, ly_error *err)
                                        "quests",
                                        /* program/survey.c (issue 6, engineer S) */
                                        "questionnaires", "touchpoints", NULL};
-    TRY(needObject(root, "", err));
-    TRY(onlyKeys(root, "", keys, err));
+    TRY(ly__pf_need_object(root, "", err));
+    TRY(ly__pf_only_keys(root, "", keys, err));
     void *mem = p->mem;
     memset(p, 0, sizeof *p);
     p->mem = mem;
@@ -686,8 +660,8 @@ static ly_err parseRoot(json_t *root, ly_program *p, ly_error *err)
     }
     if ((v = json_object_get(root, "phone"))) {
         static const char *const pk[] = {"country_code", "trunk_prefix", NULL};
-        TRY(needObject(v, "phone", err));
-        TRY(onlyKeys(v, "phone", pk, err));
+        TRY(ly__pf_need_object(v, "phone", err));
+        TRY(ly__pf_only_keys(v, "phone", pk, err));
         json_t *c = json_object_get(v, "country_code");
         if (c) TRY(getString(c, "phone.country_code", p->phone_country, sizeof p->phone_country, err));
         json_t *t = json_object_get(v, "trunk_prefix");
@@ -707,6 +681,7 @@ static ly_err parseRoot(json_t *root, ly_program *p, ly_error *err)
     TRY(ly__program_quests(json_object_get(root, "quests"), p, err)); /* program/quests.c */
     /* questionnaires and touchpoints (program/survey.c, issue 6 engineer S) */
     TRY(ly__program_survey_parse(root, p, err));
+    TRY(ly__program_quests_check(p, err)); /* after both: quests name questionnaires */
     return ly_program_validate(p, err);
 }
 

@@ -9,6 +9,20 @@
 
 #include <jansson.h>
 
+/* Values of the program file (fields.c). Each returns LY_OK or LY_EINVAL naming path; a
+ * missing value (v NULL) is "missing_field". */
+ly_err ly__pf_oom(ly_error *err);
+/* Rejects keys of obj not in known (NULL-ended): "unknown_field" at prefix.key. */
+ly_err ly__pf_only_keys(json_t *obj, const char *prefix, const char *const *known, ly_error *err);
+ly_err ly__pf_need_object(json_t *v, const char *path, ly_error *err);
+/* An integer in lo..hi. */
+ly_err ly__pf_int(json_t *v, const char *path, int64_t lo, int64_t hi, int64_t *out, ly_error *err);
+/* A decimal as a string ("2.5") or an integer, to an integer at scale (exact). */
+ly_err ly__pf_decimal(json_t *v, int scale, const char *path, int64_t *out, ly_error *err);
+/* A string of 1..max bytes, copied into a. */
+ly_err ly__pf_text(json_t *v, const char *path, size_t max, ly_arena *a, const char **out,
+                   ly_error *err);
+
 /* Reads the "tiers" and "club" sections (either may be NULL) into p->tiers, in p->mem. Runs
  * after the rules are read: benefits name rules by id. Errors name the path
  * ("tiers.levels[1].min_spend", "club.rule.min_tier"). Neither section: p->tiers stays NULL. */
@@ -17,5 +31,8 @@ ly_err ly__program_tiers(json_t *tiers, json_t *club, ly_program *p, ly_error *e
 /* Reads the "quests" section (may be NULL) into p->quests, in p->mem (program/quests.c,
  * docs/quests.md). Errors name the path ("quests.list[0].target"). */
 ly_err ly__program_quests(json_t *section, ly_program *p, ly_error *err);
+/* After the questionnaires are read: every "answers" quest names one of them
+ * (LY_EINVAL "invalid_value", field "quests.list[i].questionnaire"). */
+ly_err ly__program_quests_check(const ly_program *p, ly_error *err);
 
 #endif /* LY_PROGRAM_INTERNAL_H */

@@ -4,6 +4,7 @@
  * rest of the file: every key is known, money and percentages are exact decimals, and
  * every error names its path ("coupons[1].uses.per_customer").
  */
+#include "program/program_internal.h"
 #include "program/rewards.h"
 
 #include <ctype.h>
@@ -20,77 +21,6 @@ const char *const ly__program_rewards_keys[] = {"coupons", "referrals", "welcome
 
 static ly_arena *memOf(ly_program *p) { return p->mem; }
 
-static ly_err oom(ly_error *err)
-{
-    return ly_error_set(err, LY_ENOMEM, "out_of_memory", "", "out of memory");
-}
-
-static ly_err onlyKeys(json_t *obj, const char *prefix, const char *const *known, ly_error *err)
-{
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val) {
-        bool ok = false;
-        for (size_t i = 0; known[i]; i++)
-            if (strcmp(key, known[i]) == 0) ok = true;
-        if (!ok) {
-            char path[192];
-            snprintf(path, sizeof path, "%s.%s", prefix, key);
-            return ly_error_set(err, LY_EINVAL, "unknown_field", path, "unknown setting");
-        }
-    }
-    return LY_OK;
-}
-
-static ly_err needObject(json_t *v, const char *path, ly_error *err)
-{
-    if (!json_is_object(v))
-        return ly_error_set(err, LY_EINVAL, v ? "invalid_type" : "missing_field", path,
-                            v ? "must be an object" : "is required");
-    return LY_OK;
-}
-
-static ly_err getInt(json_t *v, const char *path, int64_t lo, int64_t hi, int64_t *out,
-                     ly_error *err)
-{
-    if (!json_is_integer(v))
-        return ly_error_set(err, LY_EINVAL, v ? "invalid_type" : "missing_field", path,
-                            v ? "must be an integer" : "is required");
-    int64_t x = json_integer_value(v);
-    if (x < lo || x > hi)
-        return ly_error_set(err, LY_EINVAL, "invalid_value", path,
-                            "must be between %lld and %lld", (long long)lo, (long long)hi);
-    *out = x;
-    return LY_OK;
-}
-
-/* A decimal as a string ("2.5") or an integer, at scale. */
-static ly_err getDecimal(json_t *v, int scale, const char *path, int64_t *out, ly_error *err)
-{
-    if (json_is_integer(v)) {
-        int64_t x = json_integer_value(v), m = 1;
-        for (int i = 0; i < scale; i++) m *= 10;
-        if (x > INT64_MAX / m || x < INT64_MIN / m)
-            return ly_error_set(err, LY_EINVAL, "invalid_value", path, "number too large");
-        *out = x * m;
-        return LY_OK;
-    }
-    if (json_is_string(v) && ly_decimal_parse(json_string_value(v), scale, out)) return LY_OK;
-    return ly_error_set(err, LY_EINVAL, v ? "invalid_value" : "missing_field", path,
-                        "must be a decimal written as a string (\"2.5\") or an integer, "
-                        "with at most %d digits after the point", scale);
-}
-
-static ly_err getText(json_t *v, const char *path, size_t max, ly_program *p, const char **out,
-                      ly_error *err)
-{
-    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > max)
-        return ly_error_set(err, LY_EINVAL, v ? "invalid_value" : "missing_field", path,
-                            "must be a string of 1 to %zu characters", max);
-    if (!(*out = ly_arena_strdup(memOf(p), json_string_value(v)))) return oom(err);
-    return LY_OK;
-}
-
 static ly_err getPeriod(json_t *v, const char *path, ly_period *out, ly_error *err)
 {
     if (json_is_string(v) && ly_period_parse(json_string_value(v), out)) return LY_OK;
@@ -103,8 +33,8 @@ static ly_err getDates(json_t *v, const char *path, bool *has, int64_t *from, in
                        ly_error *err)
 {
     static const char *const keys[] = {"from", "to", NULL};
-    TRY(needObject(v, path, err));
-    TRY(onlyKeys(v, path, keys, err));
+    TRY(ly__pf_need_object(v, path, err));
+    TRY(ly__pf_only_keys(v, path, keys, err));
     *has = true;
     *from = INT64_MIN / 4;
     *to = INT64_MAX / 4;
@@ -130,10 +60,10 @@ static ly_err getTimesPer(json_t *v, const char *path, int64_t *times, ly_period
 {
     static const char *const keys[] = {"times", "per", NULL};
     char f[224];
-    TRY(needObject(v, path, err));
-    TRY(onlyKeys(v, path, keys, err));
+    TRY(ly__pf_need_object(v, path, err));
+    TRY(ly__pf_only_keys(v, path, keys, err));
     snprintf(f, sizeof f, "%s.times", path);
-    TRY(getInt(json_object_get(v, "times"), f, 1, 1000000, times, err));
+    TRY(ly__pf_int(json_object_get(v, "times"), f, 1, 1000000, times, err));
     snprintf(f, sizeof f, "%s.per", path);
     return getPeriod(json_object_get(v, "per"), f, per, err);
 }
@@ -161,8 +91,8 @@ ly_err ly__program_rule_rewards(json_t *o, const char *rp, ly_program *p, ly_rul
     if ((v = json_object_get(o, "budget"))) {
         static const char *const keys[] = {"points", "discount", NULL};
         snprintf(path, sizeof path, "%s.budget", rp);
-        TRY(needObject(v, path, err));
-        TRY(onlyKeys(v, path, keys, err));
+        TRY(ly__pf_need_object(v, path, err));
+        TRY(ly__pf_only_keys(v, path, keys, err));
         json_t *pts = json_object_get(v, "points"), *disc = json_object_get(v, "discount");
         bool points = isPointsEffect(&r->effect);
         char f[192];
@@ -171,13 +101,13 @@ ly_err ly__program_rule_rewards(json_t *o, const char *rp, ly_program *p, ly_rul
             if (disc)
                 return ly_error_set(err, LY_EINVAL, "invalid_value", f,
                                     "the rule gives points: its budget is in points");
-            TRY(getInt(pts, f, 1, LY_AMOUNT_MAX, &r->budget_points, err));
+            TRY(ly__pf_int(pts, f, 1, LY_AMOUNT_MAX, &r->budget_points, err));
         } else {
             snprintf(f, sizeof f, "%s.discount", path);
             if (pts)
                 return ly_error_set(err, LY_EINVAL, "invalid_value", f,
                                     "the rule gives money off: its budget is in money");
-            TRY(getDecimal(disc, p->minor_units, f, &r->budget_discount, err));
+            TRY(ly__pf_decimal(disc, p->minor_units, f, &r->budget_discount, err));
             if (r->budget_discount <= 0 || r->budget_discount > LY_AMOUNT_MAX)
                 return ly_error_set(err, LY_EINVAL, "invalid_value", f, "must be more than 0");
         }
@@ -251,16 +181,16 @@ static ly_err parseCoupons(json_t *v, ly_program *p, ly_rewards *rw, ly_error *e
     size_t n = json_array_size(v);
     if (n > 10000) return ly_error_set(err, LY_EINVAL, "invalid_value", "coupons", "at most 10000 campaigns");
     ly_coupon_campaign *cs = ly_arena_alloc(memOf(p), (n ? n : 1) * sizeof *cs);
-    if (!cs) return oom(err);
+    if (!cs) return ly__pf_oom(err);
     for (size_t i = 0; i < n; i++) {
         char cp[64], f[192];
         snprintf(cp, sizeof cp, "coupons[%zu]", i);
         json_t *o = json_array_get(v, i);
         ly_coupon_campaign *c = &cs[i];
-        TRY(needObject(o, cp, err));
-        TRY(onlyKeys(o, cp, keys, err));
+        TRY(ly__pf_need_object(o, cp, err));
+        TRY(ly__pf_only_keys(o, cp, keys, err));
         snprintf(f, sizeof f, "%s.id", cp);
-        TRY(getText(json_object_get(o, "id"), f, 64, p, &c->id, err));
+        TRY(ly__pf_text(json_object_get(o, "id"), f, 64, memOf(p), &c->id, err));
         for (size_t j = 0; j < i; j++)
             if (strcmp(cs[j].id, c->id) == 0)
                 return ly_error_set(err, LY_EINVAL, "invalid_value", f,
@@ -268,7 +198,7 @@ static ly_err parseCoupons(json_t *v, ly_program *p, ly_rewards *rw, ly_error *e
         json_t *x;
         if ((x = json_object_get(o, "name"))) {
             snprintf(f, sizeof f, "%s.name", cp);
-            TRY(getText(x, f, 512, p, &c->name, err));
+            TRY(ly__pf_text(x, f, 512, memOf(p), &c->name, err));
         }
         json_t *code = json_object_get(o, "code"), *codes = json_object_get(o, "codes");
         if ((code != NULL) == (codes != NULL))
@@ -278,7 +208,7 @@ static ly_err parseCoupons(json_t *v, ly_program *p, ly_rewards *rw, ly_error *e
         if (code) {
             snprintf(f, sizeof f, "%s.code", cp);
             const char *s;
-            TRY(getText(code, f, CODE_MAX, p, &s, err));
+            TRY(ly__pf_text(code, f, CODE_MAX, memOf(p), &s, err));
             if (!codeCharsOk(s))
                 return ly_error_set(err, LY_EINVAL, "invalid_value", f,
                                     "letters, digits, '-' and '_' only");
@@ -293,12 +223,12 @@ static ly_err parseCoupons(json_t *v, ly_program *p, ly_rewards *rw, ly_error *e
         } else {
             static const char *const ck[] = {"prefix", NULL};
             snprintf(f, sizeof f, "%s.codes", cp);
-            TRY(needObject(codes, f, err));
-            TRY(onlyKeys(codes, f, ck, err));
+            TRY(ly__pf_need_object(codes, f, err));
+            TRY(ly__pf_only_keys(codes, f, ck, err));
             if ((x = json_object_get(codes, "prefix"))) {
                 snprintf(f, sizeof f, "%s.codes.prefix", cp);
                 const char *s;
-                TRY(getText(x, f, 16, p, &s, err));
+                TRY(ly__pf_text(x, f, 16, memOf(p), &s, err));
                 if (!codeCharsOk(s))
                     return ly_error_set(err, LY_EINVAL, "invalid_value", f,
                                         "letters, digits, '-' and '_' only");
@@ -311,15 +241,15 @@ static ly_err parseCoupons(json_t *v, ly_program *p, ly_rewards *rw, ly_error *e
         if ((x = json_object_get(o, "uses"))) {
             static const char *const uk[] = {"per_code", "total", "per_customer", NULL};
             snprintf(f, sizeof f, "%s.uses", cp);
-            TRY(needObject(x, f, err));
-            TRY(onlyKeys(x, f, uk, err));
+            TRY(ly__pf_need_object(x, f, err));
+            TRY(ly__pf_only_keys(x, f, uk, err));
             int64_t *outs[3] = {&c->per_code, &c->total, &c->per_customer};
             for (int k = 0; k < 3; k++) {
                 json_t *y = json_object_get(x, uk[k]);
                 if (!y) continue;
                 char g[224];
                 snprintf(g, sizeof g, "%s.uses.%s", cp, uk[k]);
-                TRY(getInt(y, g, 0, LY_AMOUNT_MAX, outs[k], err));
+                TRY(ly__pf_int(y, g, 0, LY_AMOUNT_MAX, outs[k], err));
             }
         }
         if ((x = json_object_get(o, "valid"))) {
@@ -328,7 +258,7 @@ static ly_err parseCoupons(json_t *v, ly_program *p, ly_rewards *rw, ly_error *e
         }
         size_t k = 0;
         size_t *idx = ly_arena_alloc(memOf(p), (p->n_rules ? p->n_rules : 1) * sizeof *idx);
-        if (!idx) return oom(err);
+        if (!idx) return ly__pf_oom(err);
         for (size_t r = 0; r < p->n_rules; r++)
             if (ruleTestsCoupon(&p->rules[r], c->id)) idx[k++] = r;
         if (k == 0) {
@@ -348,19 +278,19 @@ static ly_err parseCoupons(json_t *v, ly_program *p, ly_rewards *rw, ly_error *e
 static ly_err parseReferrals(json_t *v, ly_program *p, ly_rewards *rw, ly_error *err)
 {
     static const char *const keys[] = {"referrer_points", "newcomer_points", "min_purchase", NULL};
-    TRY(needObject(v, "referrals", err));
-    TRY(onlyKeys(v, "referrals", keys, err));
+    TRY(ly__pf_need_object(v, "referrals", err));
+    TRY(ly__pf_only_keys(v, "referrals", keys, err));
     rw->referrals = true;
     json_t *x;
     if ((x = json_object_get(v, "referrer_points")))
-        TRY(getInt(x, "referrals.referrer_points", 0, LY_AMOUNT_MAX, &rw->referrer_points, err));
+        TRY(ly__pf_int(x, "referrals.referrer_points", 0, LY_AMOUNT_MAX, &rw->referrer_points, err));
     if ((x = json_object_get(v, "newcomer_points")))
-        TRY(getInt(x, "referrals.newcomer_points", 0, LY_AMOUNT_MAX, &rw->newcomer_points, err));
+        TRY(ly__pf_int(x, "referrals.newcomer_points", 0, LY_AMOUNT_MAX, &rw->newcomer_points, err));
     if (rw->referrer_points + rw->newcomer_points == 0)
         return ly_error_set(err, LY_EINVAL, "invalid_value", "referrals.referrer_points",
                             "referrer_points or newcomer_points must be more than 0");
     if ((x = json_object_get(v, "min_purchase"))) {
-        TRY(getDecimal(x, p->minor_units, "referrals.min_purchase", &rw->referral_min_purchase, err));
+        TRY(ly__pf_decimal(x, p->minor_units, "referrals.min_purchase", &rw->referral_min_purchase, err));
         if (rw->referral_min_purchase < 0 || rw->referral_min_purchase > LY_AMOUNT_MAX)
             return ly_error_set(err, LY_EINVAL, "invalid_value", "referrals.min_purchase",
                                 "must be 0 or more");
@@ -371,9 +301,9 @@ static ly_err parseReferrals(json_t *v, ly_program *p, ly_rewards *rw, ly_error 
 static ly_err parseWelcome(json_t *v, ly_rewards *rw, ly_error *err)
 {
     static const char *const keys[] = {"points", "on", NULL};
-    TRY(needObject(v, "welcome", err));
-    TRY(onlyKeys(v, "welcome", keys, err));
-    TRY(getInt(json_object_get(v, "points"), "welcome.points", 1, LY_AMOUNT_MAX,
+    TRY(ly__pf_need_object(v, "welcome", err));
+    TRY(ly__pf_only_keys(v, "welcome", keys, err));
+    TRY(ly__pf_int(json_object_get(v, "points"), "welcome.points", 1, LY_AMOUNT_MAX,
                &rw->welcome_points, err));
     json_t *on = json_object_get(v, "on");
     if (on) {
@@ -389,15 +319,15 @@ static ly_err parseWelcome(json_t *v, ly_rewards *rw, ly_error *err)
 static ly_err parseBirthday(json_t *v, ly_rewards *rw, ly_error *err)
 {
     static const char *const keys[] = {"points", "days_before", "days_after", NULL};
-    TRY(needObject(v, "birthday", err));
-    TRY(onlyKeys(v, "birthday", keys, err));
-    TRY(getInt(json_object_get(v, "points"), "birthday.points", 1, LY_AMOUNT_MAX,
+    TRY(ly__pf_need_object(v, "birthday", err));
+    TRY(ly__pf_only_keys(v, "birthday", keys, err));
+    TRY(ly__pf_int(json_object_get(v, "points"), "birthday.points", 1, LY_AMOUNT_MAX,
                &rw->birthday_points, err));
     json_t *x;
     if ((x = json_object_get(v, "days_before")))
-        TRY(getInt(x, "birthday.days_before", 0, 60, &rw->birthday_before, err));
+        TRY(ly__pf_int(x, "birthday.days_before", 0, 60, &rw->birthday_before, err));
     if ((x = json_object_get(v, "days_after")))
-        TRY(getInt(x, "birthday.days_after", 0, 60, &rw->birthday_after, err));
+        TRY(ly__pf_int(x, "birthday.days_after", 0, 60, &rw->birthday_after, err));
     return LY_OK;
 }
 
@@ -409,26 +339,26 @@ static ly_err parseEvents(json_t *v, ly_program *p, ly_rewards *rw, ly_error *er
     size_t n = json_array_size(v);
     if (n > 1000) return ly_error_set(err, LY_EINVAL, "invalid_value", "events", "at most 1000 events");
     ly_event_rule *es = ly_arena_alloc(memOf(p), (n ? n : 1) * sizeof *es);
-    if (!es) return oom(err);
+    if (!es) return ly__pf_oom(err);
     for (size_t i = 0; i < n; i++) {
         char ep[64], f[192];
         snprintf(ep, sizeof ep, "events[%zu]", i);
         json_t *o = json_array_get(v, i), *x;
         ly_event_rule *e = &es[i];
-        TRY(needObject(o, ep, err));
-        TRY(onlyKeys(o, ep, keys, err));
+        TRY(ly__pf_need_object(o, ep, err));
+        TRY(ly__pf_only_keys(o, ep, keys, err));
         snprintf(f, sizeof f, "%s.type", ep);
-        TRY(getText(json_object_get(o, "type"), f, 64, p, &e->type, err));
+        TRY(ly__pf_text(json_object_get(o, "type"), f, 64, memOf(p), &e->type, err));
         for (size_t j = 0; j < i; j++)
             if (strcmp(es[j].type, e->type) == 0)
                 return ly_error_set(err, LY_EINVAL, "invalid_value", f,
                                     "\"%s\" is already the type of events[%zu]", e->type, j);
         if ((x = json_object_get(o, "name"))) {
             snprintf(f, sizeof f, "%s.name", ep);
-            TRY(getText(x, f, 512, p, &e->name, err));
+            TRY(ly__pf_text(x, f, 512, memOf(p), &e->name, err));
         }
         snprintf(f, sizeof f, "%s.points", ep);
-        TRY(getInt(json_object_get(o, "points"), f, 1, LY_AMOUNT_MAX, &e->points, err));
+        TRY(ly__pf_int(json_object_get(o, "points"), f, 1, LY_AMOUNT_MAX, &e->points, err));
         if ((x = json_object_get(o, "cap"))) {
             snprintf(f, sizeof f, "%s.cap", ep);
             TRY(getTimesPer(x, f, &e->cap_times, &e->cap_per, err));
@@ -452,26 +382,26 @@ static ly_err parsePartners(json_t *v, ly_program *p, ly_rewards *rw, ly_error *
     size_t n = json_array_size(v);
     if (n > 1000) return ly_error_set(err, LY_EINVAL, "invalid_value", "partners", "at most 1000 partners");
     ly_partner *ps = ly_arena_alloc(memOf(p), (n ? n : 1) * sizeof *ps);
-    if (!ps) return oom(err);
+    if (!ps) return ly__pf_oom(err);
     for (size_t i = 0; i < n; i++) {
         char pp[64], f[192];
         snprintf(pp, sizeof pp, "partners[%zu]", i);
         json_t *o = json_array_get(v, i), *x;
         ly_partner *q = &ps[i];
-        TRY(needObject(o, pp, err));
-        TRY(onlyKeys(o, pp, keys, err));
+        TRY(ly__pf_need_object(o, pp, err));
+        TRY(ly__pf_only_keys(o, pp, keys, err));
         snprintf(f, sizeof f, "%s.id", pp);
-        TRY(getText(json_object_get(o, "id"), f, 64, p, &q->id, err));
+        TRY(ly__pf_text(json_object_get(o, "id"), f, 64, memOf(p), &q->id, err));
         for (size_t j = 0; j < i; j++)
             if (strcmp(ps[j].id, q->id) == 0)
                 return ly_error_set(err, LY_EINVAL, "invalid_value", f,
                                     "\"%s\" is already the id of partners[%zu]", q->id, j);
         if ((x = json_object_get(o, "name"))) {
             snprintf(f, sizeof f, "%s.name", pp);
-            TRY(getText(x, f, 512, p, &q->name, err));
+            TRY(ly__pf_text(x, f, 512, memOf(p), &q->name, err));
         }
         snprintf(f, sizeof f, "%s.earn_rate_percent", pp);
-        TRY(getDecimal(json_object_get(o, "earn_rate_percent"), 2, f, &q->earn_rate_bp, err));
+        TRY(ly__pf_decimal(json_object_get(o, "earn_rate_percent"), 2, f, &q->earn_rate_bp, err));
         if (q->earn_rate_bp < 0 || q->earn_rate_bp > 10000)
             return ly_error_set(err, LY_EINVAL, "invalid_value", f, "must be 0..100");
         q->issue_price = q->redeem_price = p->point_value;
@@ -480,7 +410,7 @@ static ly_err parsePartners(json_t *v, ly_program *p, ly_rewards *rw, ly_error *
         for (int k = 0; k < 2; k++) {
             if (!(x = json_object_get(o, names[k]))) continue;
             snprintf(f, sizeof f, "%s.%s", pp, names[k]);
-            TRY(getDecimal(x, p->minor_units, f, outs[k], err));
+            TRY(ly__pf_decimal(x, p->minor_units, f, outs[k], err));
             if (*outs[k] < 0 || *outs[k] > LY_AMOUNT_MAX)
                 return ly_error_set(err, LY_EINVAL, "invalid_value", f, "must be 0 or more");
         }
@@ -498,7 +428,7 @@ ly_err ly__program_rewards_parse(json_t *root, ly_program *p, ly_error *err)
         if (json_object_get(root, ly__program_rewards_keys[i])) any = true;
     if (!any) return LY_OK;
     ly_rewards *rw = ly_arena_alloc(memOf(p), sizeof *rw);
-    if (!rw) return oom(err);
+    if (!rw) return ly__pf_oom(err);
     rw->max_coupons = 5;
     json_t *v;
     if ((v = json_object_get(root, "coupons"))) TRY(parseCoupons(v, p, rw, err));

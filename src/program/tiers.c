@@ -13,45 +13,6 @@
 #define BENEFITS_MAX 50
 #define DAYS_MAX 3660
 
-static ly_err oom(ly_error *err)
-{
-    return ly_error_set(err, LY_ENOMEM, "out_of_memory", "", "out of memory");
-}
-
-static ly_err onlyKeys(json_t *obj, const char *path, const char *const *known, ly_error *err)
-{
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val) {
-        bool ok = false;
-        for (size_t i = 0; known[i]; i++)
-            if (strcmp(key, known[i]) == 0) ok = true;
-        if (!ok) {
-            char q[192];
-            snprintf(q, sizeof q, "%s.%s", path, key);
-            return ly_error_set(err, LY_EINVAL, "unknown_field", q, "unknown setting");
-        }
-    }
-    return LY_OK;
-}
-
-static ly_err needObject(json_t *v, const char *path, ly_error *err)
-{
-    if (json_is_object(v)) return LY_OK;
-    return ly_error_set(err, LY_EINVAL, v ? "invalid_type" : "missing_field", path,
-                        v ? "must be an object" : "is required");
-}
-
-static ly_err getText(json_t *v, const char *path, size_t max, ly_program *p, const char **out,
-                      ly_error *err)
-{
-    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > max)
-        return ly_error_set(err, LY_EINVAL, v ? "invalid_value" : "missing_field", path,
-                            "must be a string of 1 to %zu characters", max);
-    if (!(*out = ly_arena_strdup(p->mem, json_string_value(v)))) return oom(err);
-    return LY_OK;
-}
-
 static ly_err getInt(json_t *v, const char *path, int64_t lo, int64_t hi, int64_t *out,
                      ly_error *err)
 {
@@ -105,29 +66,29 @@ static ly_err getBenefits(json_t *v, const char *path, ly_program *p, const ly_b
     if (n > BENEFITS_MAX)
         return ly_error_set(err, LY_EINVAL, "invalid_value", path, "at most %d benefits", BENEFITS_MAX);
     ly_benefit *b = ly_arena_alloc(p->mem, (n ? n : 1) * sizeof *b);
-    if (!b) return oom(err);
+    if (!b) return ly__pf_oom(err);
     for (size_t i = 0; i < n; i++) {
         char q[160], f[192];
         snprintf(q, sizeof q, "%s[%zu]", path, i);
         json_t *o = json_array_get(v, i);
-        TRY(needObject(o, q, err));
-        TRY(onlyKeys(o, q, keys, err));
+        TRY(ly__pf_need_object(o, q, err));
+        TRY(ly__pf_only_keys(o, q, keys, err));
         snprintf(f, sizeof f, "%s.id", q);
-        TRY(getText(json_object_get(o, "id"), f, 64, p, &b[i].id, err));
+        TRY(ly__pf_text(json_object_get(o, "id"), f, 64, p->mem, &b[i].id, err));
         for (size_t j = 0; j < i; j++)
             if (strcmp(b[j].id, b[i].id) == 0)
                 return ly_error_set(err, LY_EINVAL, "invalid_value", f,
                                     "\"%s\" is already the id of %s[%zu]", b[i].id, path, j);
         snprintf(f, sizeof f, "%s.name", q);
-        TRY(getText(json_object_get(o, "name"), f, 200, p, &b[i].name, err));
+        TRY(ly__pf_text(json_object_get(o, "name"), f, 200, p->mem, &b[i].name, err));
         json_t *x;
         if ((x = json_object_get(o, "text"))) {
             snprintf(f, sizeof f, "%s.text", q);
-            TRY(getText(x, f, 2000, p, &b[i].text, err));
+            TRY(ly__pf_text(x, f, 2000, p->mem, &b[i].text, err));
         }
         if ((x = json_object_get(o, "rule"))) {
             snprintf(f, sizeof f, "%s.rule", q);
-            TRY(getText(x, f, 64, p, &b[i].rule, err));
+            TRY(ly__pf_text(x, f, 64, p->mem, &b[i].rule, err));
             if (!ruleExists(p, b[i].rule))
                 return ly_error_set(err, LY_EINVAL, "invalid_value", f,
                                     "no rule has the id \"%s\"", b[i].rule);
@@ -144,15 +105,15 @@ static ly_err parseLevel(json_t *o, size_t i, ly_program *p, ly_tier *t, ly_erro
                                        "earn", "benefits", NULL};
     char q[64], f[128];
     snprintf(q, sizeof q, "tiers.levels[%zu]", i);
-    TRY(needObject(o, q, err));
-    TRY(onlyKeys(o, q, keys, err));
+    TRY(ly__pf_need_object(o, q, err));
+    TRY(ly__pf_only_keys(o, q, keys, err));
     memset(t, 0, sizeof *t);
     t->need_all = true;
     snprintf(f, sizeof f, "%s.id", q);
-    TRY(getText(json_object_get(o, "id"), f, 64, p, &t->id, err));
+    TRY(ly__pf_text(json_object_get(o, "id"), f, 64, p->mem, &t->id, err));
     snprintf(f, sizeof f, "%s.name", q);
     json_t *v = json_object_get(o, "name");
-    if (v) TRY(getText(v, f, 200, p, &t->name, err));
+    if (v) TRY(ly__pf_text(v, f, 200, p->mem, &t->name, err));
     else t->name = t->id;
     if ((v = json_object_get(o, "min_spend"))) {
         snprintf(f, sizeof f, "%s.min_spend", q);
@@ -172,8 +133,8 @@ static ly_err parseLevel(json_t *o, size_t i, ly_program *p, ly_tier *t, ly_erro
     if ((v = json_object_get(o, "earn"))) {
         static const char *const ek[] = {"rate_percent", "extra_percent", NULL};
         snprintf(f, sizeof f, "%s.earn", q);
-        TRY(needObject(v, f, err));
-        TRY(onlyKeys(v, f, ek, err));
+        TRY(ly__pf_need_object(v, f, err));
+        TRY(ly__pf_only_keys(v, f, ek, err));
         json_t *rate = json_object_get(v, "rate_percent"), *extra = json_object_get(v, "extra_percent");
         if ((rate != NULL) == (extra != NULL))
             return ly_error_set(err, LY_EINVAL, "invalid_value", f,
@@ -193,8 +154,8 @@ static ly_err parseLevel(json_t *o, size_t i, ly_program *p, ly_tier *t, ly_erro
 static ly_err parseTiers(json_t *o, ly_program *p, ly_tiers *t, ly_error *err)
 {
     static const char *const keys[] = {"period", "window_days", "grace_days", "levels", NULL};
-    TRY(needObject(o, "tiers", err));
-    TRY(onlyKeys(o, "tiers", keys, err));
+    TRY(ly__pf_need_object(o, "tiers", err));
+    TRY(ly__pf_only_keys(o, "tiers", keys, err));
     t->period = LY_TIER_ROLLING;
     t->window_days = 180;
     json_t *v = json_object_get(o, "period");
@@ -231,7 +192,7 @@ static ly_err parseTiers(json_t *o, ly_program *p, ly_tiers *t, ly_error *err)
         return ly_error_set(err, LY_EINVAL, "invalid_value", "tiers.levels",
                             "must list 1 to %d tiers", LEVELS_MAX);
     ly_tier *levels = ly_arena_alloc(p->mem, n * sizeof *levels);
-    if (!levels) return oom(err);
+    if (!levels) return ly__pf_oom(err);
     for (size_t i = 0; i < n; i++) {
         TRY(parseLevel(json_array_get(v, i), i, p, &levels[i], err));
         char f[64];
@@ -268,14 +229,14 @@ static ly_err parseTiers(json_t *o, ly_program *p, ly_tiers *t, ly_error *err)
 static ly_err parseClub(json_t *o, ly_program *p, ly_tiers *t, ly_error *err)
 {
     static const char *const keys[] = {"name", "rule", "invitations", "benefits", NULL};
-    TRY(needObject(o, "club", err));
-    TRY(onlyKeys(o, "club", keys, err));
+    TRY(ly__pf_need_object(o, "club", err));
+    TRY(ly__pf_only_keys(o, "club", keys, err));
     ly_club *c = &t->club;
     t->has_club = true;
     c->invitations = true;
     c->window_days = 90;
     json_t *v = json_object_get(o, "name");
-    if (v) TRY(getText(v, "club.name", 200, p, &c->name, err));
+    if (v) TRY(ly__pf_text(v, "club.name", 200, p->mem, &c->name, err));
     else c->name = "Club";
     if ((v = json_object_get(o, "invitations"))) {
         if (!json_is_boolean(v))
@@ -284,8 +245,8 @@ static ly_err parseClub(json_t *o, ly_program *p, ly_tiers *t, ly_error *err)
     }
     if ((v = json_object_get(o, "rule"))) {
         static const char *const rk[] = {"min_tier", "min_spend", "min_receipts", "window_days", NULL};
-        TRY(needObject(v, "club.rule", err));
-        TRY(onlyKeys(v, "club.rule", rk, err));
+        TRY(ly__pf_need_object(v, "club.rule", err));
+        TRY(ly__pf_only_keys(v, "club.rule", rk, err));
         c->by_rule = true;
         json_t *x;
         if ((x = json_object_get(v, "min_tier"))) {
@@ -322,7 +283,7 @@ ly_err ly__program_tiers(json_t *tiers, json_t *club, ly_program *p, ly_error *e
 {
     if (!tiers && !club) return LY_OK;
     ly_tiers *t = ly_arena_alloc(p->mem, sizeof *t);
-    if (!t) return oom(err);
+    if (!t) return ly__pf_oom(err);
     if (tiers) TRY(parseTiers(tiers, p, t, err));
     if (club) TRY(parseClub(club, p, t, err));
     p->tiers = t;

@@ -4,6 +4,7 @@
  * known, money and percentages are exact decimals, and every error names its path
  * ("triggers.list[1].steps[0].offer.days"). docs/triggers.md is the reference.
  */
+#include "program/program_internal.h"
 #include "program/rewards.h"
 #include "program/triggers.h"
 
@@ -54,49 +55,6 @@ const ly_trigger_def *ly_triggers_find(const ly_triggers_conf *c, const char *id
 
 static ly_arena *memOf(ly_program *p) { return p->mem; }
 
-static ly_err oom(ly_error *err)
-{
-    return ly_error_set(err, LY_ENOMEM, "out_of_memory", "", "out of memory");
-}
-
-static ly_err onlyKeys(json_t *obj, const char *prefix, const char *const *known, ly_error *err)
-{
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val) {
-        bool ok = false;
-        for (size_t i = 0; known[i]; i++)
-            if (strcmp(key, known[i]) == 0) ok = true;
-        if (!ok) {
-            char path[PATH_MAX_];
-            pathf(path, sizeof path, "%s.%s", prefix, key);
-            return ly_error_set(err, LY_EINVAL, "unknown_field", path, "unknown setting");
-        }
-    }
-    return LY_OK;
-}
-
-static ly_err needObject(json_t *v, const char *path, ly_error *err)
-{
-    if (!json_is_object(v))
-        return ly_error_set(err, LY_EINVAL, v ? "invalid_type" : "missing_field", path,
-                            v ? "must be an object" : "is required");
-    return LY_OK;
-}
-
-static ly_err getInt(json_t *v, const char *path, int64_t lo, int64_t hi, int64_t *out,
-                     ly_error *err)
-{
-    if (!json_is_integer(v))
-        return ly_error_set(err, LY_EINVAL, v ? "invalid_type" : "missing_field", path,
-                            v ? "must be an integer" : "is required");
-    int64_t x = json_integer_value(v);
-    if (x < lo || x > hi)
-        return ly_error_set(err, LY_EINVAL, "invalid_value", path,
-                            "must be between %lld and %lld", (long long)lo, (long long)hi);
-    *out = x;
-    return LY_OK;
-}
 
 /* A decimal as a string ("2.5") or an integer, at scale, within lo..hi (scaled). */
 static ly_err getDecimal(json_t *v, int scale, const char *path, int64_t lo, int64_t hi,
@@ -127,15 +85,6 @@ static ly_err getPercent(json_t *v, const char *path, int64_t *bp, ly_error *err
     return getDecimal(v, 2, path, 0, 10000, bp, err);
 }
 
-static ly_err getText(json_t *v, const char *path, size_t max, ly_program *p, const char **out,
-                      ly_error *err)
-{
-    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > max)
-        return ly_error_set(err, LY_EINVAL, v ? "invalid_value" : "missing_field", path,
-                            "must be a string of 1 to %zu characters", max);
-    if (!(*out = ly_arena_strdup(memOf(p), json_string_value(v)))) return oom(err);
-    return LY_OK;
-}
 
 static ly_err getBool(json_t *v, const char *path, bool *out, ly_error *err)
 {
@@ -155,11 +104,11 @@ static ly_err getStrings(json_t *v, const char *path, size_t max, ly_program *p,
                             "must be a list of 1 to %zu strings", max);
     size_t n = json_array_size(v);
     const char **items = ly_arena_alloc(memOf(p), n * sizeof *items);
-    if (!items) return oom(err);
+    if (!items) return ly__pf_oom(err);
     for (size_t i = 0; i < n; i++) {
         char ip[PATH_MAX_];
         pathf(ip, sizeof ip, "%s[%zu]", path, i);
-        TRY(getText(json_array_get(v, i), ip, 64, p, &items[i], err));
+        TRY(ly__pf_text(json_array_get(v, i), ip, 64, memOf(p), &items[i], err));
         if (check && !check(items[i]))
             return ly_error_set(err, LY_EINVAL, "invalid_value", ip, "must be %s", what);
     }
@@ -212,7 +161,7 @@ static ly_err getBound(json_t *v, const char *path, bool deals, ly_trig_bound *o
     memset(out, 0, sizeof *out);
     if (json_is_integer(v)) {
         int64_t x;
-        TRY(getInt(v, path, 0, 100000, &x, err));
+        TRY(ly__pf_int(v, path, 0, 100000, &x, err));
         out->set = true;
         out->offset = x;
         return LY_OK;
@@ -263,8 +212,8 @@ static ly_err getRange(json_t *v, const char *path, const char *lo_key, const ch
                        bool deals, ly_trig_bound *lo, ly_trig_bound *hi, ly_error *err)
 {
     const char *const keys[] = {lo_key, hi_key, NULL};
-    TRY(needObject(v, path, err));
-    TRY(onlyKeys(v, path, keys, err));
+    TRY(ly__pf_need_object(v, path, err));
+    TRY(ly__pf_only_keys(v, path, keys, err));
     char p[PATH_MAX_];
     json_t *x;
     if ((x = json_object_get(v, lo_key))) {
@@ -290,22 +239,22 @@ static ly_err getFacts(json_t *v, const char *path, ly_program *p, ly_trig_audie
                             "must be a list of 1 to 32 tests");
     size_t n = json_array_size(v);
     ly_fact_test *t = ly_arena_alloc(memOf(p), n * sizeof *t);
-    if (!t) return oom(err);
+    if (!t) return ly__pf_oom(err);
     for (size_t i = 0; i < n; i++) {
         char ip[PATH_MAX_], kp[PATH_MAX_];
         pathf(ip, sizeof ip, "%s[%zu]", path, i);
         json_t *o = json_array_get(v, i), *x;
-        TRY(needObject(o, ip, err));
-        TRY(onlyKeys(o, ip, keys, err));
+        TRY(ly__pf_need_object(o, ip, err));
+        TRY(ly__pf_only_keys(o, ip, keys, err));
         pathf(kp, sizeof kp, "%s.name", ip);
-        TRY(getText(json_object_get(o, "name"), kp, 64, p, &t[i].name, err));
+        TRY(ly__pf_text(json_object_get(o, "name"), kp, 64, memOf(p), &t[i].name, err));
         int forms = 0;
         if ((x = json_object_get(o, "equals"))) {
             forms++;
             pathf(kp, sizeof kp, "%s.equals", ip);
             const char **one = ly_arena_alloc(memOf(p), sizeof *one);
-            if (!one) return oom(err);
-            TRY(getText(x, kp, 64, p, &one[0], err));
+            if (!one) return ly__pf_oom(err);
+            TRY(ly__pf_text(x, kp, 64, memOf(p), &one[0], err));
             t[i].values.v = one;
             t[i].values.n = 1;
         }
@@ -340,8 +289,8 @@ static ly_err parseAudience(json_t *v, const char *path, ly_program *p, ly_trig_
         NULL};
     memset(a, 0, sizeof *a);
     a->birthday_days = -1;
-    TRY(needObject(v, path, err));
-    TRY(onlyKeys(v, path, keys, err));
+    TRY(ly__pf_need_object(v, path, err));
+    TRY(ly__pf_only_keys(v, path, keys, err));
     char kp[PATH_MAX_];
     json_t *x;
 #define KP(k) (pathf(kp, sizeof kp, "%s.%s", path, k), kp)
@@ -356,7 +305,7 @@ static ly_err parseAudience(json_t *v, const char *path, ly_program *p, ly_trig_
             int64_t l;
             char ip[PATH_MAX_];
             pathf(ip, sizeof ip, "%s.r_levels[%zu]", path, i);
-            TRY(getInt(json_array_get(x, i), ip, 1, 3, &l, err));
+            TRY(ly__pf_int(json_array_get(x, i), ip, 1, 3, &l, err));
             a->r_levels |= 1u << l;
         }
     }
@@ -378,21 +327,21 @@ static ly_err parseAudience(json_t *v, const char *path, ly_program *p, ly_trig_
         TRY(getRange(x, KP("deals"), "min", "below", true, &a->deals_min, &a->deals_below,
                      err));
     if ((x = json_object_get(v, "first_deal_no_second_days")))
-        TRY(getInt(x, KP("first_deal_no_second_days"), 1, 3650, &a->first_deal_days, err));
+        TRY(ly__pf_int(x, KP("first_deal_no_second_days"), 1, 3650, &a->first_deal_days, err));
     if ((x = json_object_get(v, "points_expiring"))) {
         static const char *const ek[] = {"within_days", "min_points", NULL};
-        TRY(needObject(x, KP("points_expiring"), err));
-        TRY(onlyKeys(x, kp, ek, err));
+        TRY(ly__pf_need_object(x, KP("points_expiring"), err));
+        TRY(ly__pf_only_keys(x, kp, ek, err));
         char ep[PATH_MAX_];
         pathf(ep, sizeof ep, "%s.points_expiring.within_days", path);
-        TRY(getInt(json_object_get(x, "within_days"), ep, 1, 3650, &a->expiring_days, err));
+        TRY(ly__pf_int(json_object_get(x, "within_days"), ep, 1, 3650, &a->expiring_days, err));
         a->expiring_min = 1;
         json_t *m = json_object_get(x, "min_points");
         pathf(ep, sizeof ep, "%s.points_expiring.min_points", path);
-        if (m) TRY(getInt(m, ep, 1, LY_AMOUNT_MAX, &a->expiring_min, err));
+        if (m) TRY(ly__pf_int(m, ep, 1, LY_AMOUNT_MAX, &a->expiring_min, err));
     }
     if ((x = json_object_get(v, "birthday_within_days")))
-        TRY(getInt(x, KP("birthday_within_days"), 0, 60, &a->birthday_days, err));
+        TRY(ly__pf_int(x, KP("birthday_within_days"), 0, 60, &a->birthday_days, err));
     if ((x = json_object_get(v, "new_category"))) {
         TRY(getBool(x, KP("new_category"), &a->new_category, err));
         if (!a->new_category)
@@ -400,20 +349,20 @@ static ly_err parseAudience(json_t *v, const char *path, ly_program *p, ly_trig_
     }
     if ((x = json_object_get(v, "event"))) {
         static const char *const ek[] = {"type", "within_days", NULL};
-        TRY(needObject(x, KP("event"), err));
-        TRY(onlyKeys(x, kp, ek, err));
+        TRY(ly__pf_need_object(x, KP("event"), err));
+        TRY(ly__pf_only_keys(x, kp, ek, err));
         char ep[PATH_MAX_];
         pathf(ep, sizeof ep, "%s.event.type", path);
-        TRY(getText(json_object_get(x, "type"), ep, 64, p, &a->event_type, err));
+        TRY(ly__pf_text(json_object_get(x, "type"), ep, 64, memOf(p), &a->event_type, err));
         a->event_days = 1;
         json_t *d = json_object_get(x, "within_days");
         pathf(ep, sizeof ep, "%s.event.within_days", path);
-        if (d) TRY(getInt(d, ep, 1, 3650, &a->event_days, err));
+        if (d) TRY(ly__pf_int(d, ep, 1, 3650, &a->event_days, err));
     }
     if ((x = json_object_get(v, "tier_change"))) {
         static const char *const ek[] = {"change", "within_days", NULL};
-        TRY(needObject(x, KP("tier_change"), err));
-        TRY(onlyKeys(x, kp, ek, err));
+        TRY(ly__pf_need_object(x, KP("tier_change"), err));
+        TRY(ly__pf_only_keys(x, kp, ek, err));
         char ep[PATH_MAX_];
         pathf(ep, sizeof ep, "%s.tier_change.change", path);
         json_t *c = json_object_get(x, "change");
@@ -427,15 +376,15 @@ static ly_err parseAudience(json_t *v, const char *path, ly_program *p, ly_trig_
         a->tier_change_days = 1;
         json_t *d = json_object_get(x, "within_days");
         pathf(ep, sizeof ep, "%s.tier_change.within_days", path);
-        if (d) TRY(getInt(d, ep, 1, 3650, &a->tier_change_days, err));
+        if (d) TRY(ly__pf_int(d, ep, 1, 3650, &a->tier_change_days, err));
         if (!p->tiers)
             return ly_error_set(err, LY_EINVAL, "invalid_value", KP("tier_change"),
                                 "the program has no tiers");
     }
     if ((x = json_object_get(v, "close_to_next_tier"))) {
         static const char *const ck[] = {"spend_within", "receipts_within", NULL};
-        TRY(needObject(x, KP("close_to_next_tier"), err));
-        TRY(onlyKeys(x, kp, ck, err));
+        TRY(ly__pf_need_object(x, KP("close_to_next_tier"), err));
+        TRY(ly__pf_only_keys(x, kp, ck, err));
         a->close_to_tier = true;
         a->close_spend = a->close_receipts = -1;
         char ep[PATH_MAX_];
@@ -446,7 +395,7 @@ static ly_err parseAudience(json_t *v, const char *path, ly_program *p, ly_trig_
         }
         if ((c = json_object_get(x, "receipts_within"))) {
             pathf(ep, sizeof ep, "%s.close_to_next_tier.receipts_within", path);
-            TRY(getInt(c, ep, 0, 100000, &a->close_receipts, err));
+            TRY(ly__pf_int(c, ep, 0, 100000, &a->close_receipts, err));
         }
         if (a->close_spend < 0 && a->close_receipts < 0)
             return ly_error_set(err, LY_EINVAL, "invalid_value", KP("close_to_next_tier"),
@@ -468,8 +417,8 @@ static ly_err parseOffer(json_t *v, const char *path, ly_program *p, ly_trig_off
 {
     static const char *const keys[] = {"type", "campaign", "flag", "days", "rule", "count",
                                        "cost", NULL};
-    TRY(needObject(v, path, err));
-    TRY(onlyKeys(v, path, keys, err));
+    TRY(ly__pf_need_object(v, path, err));
+    TRY(ly__pf_only_keys(v, path, keys, err));
     char kp[PATH_MAX_];
 #define KP(k) (pathf(kp, sizeof kp, "%s.%s", path, k), kp)
     json_t *t = json_object_get(v, "type");
@@ -500,7 +449,7 @@ static ly_err parseOffer(json_t *v, const char *path, ly_program *p, ly_trig_off
         return ly_error_set(err, LY_EINVAL, "missing_field", KP(kinds[ki].needs), "is required");
     switch (o->kind) {
     case LY_TO_COUPON: {
-        TRY(getText(json_object_get(v, "campaign"), KP("campaign"), 64, p, &o->coupon, err));
+        TRY(ly__pf_text(json_object_get(v, "campaign"), KP("campaign"), 64, memOf(p), &o->coupon, err));
         const ly_coupon_campaign *cc = p->rewards ? ly_rewards_coupon(p->rewards, o->coupon) : NULL;
         if (!cc)
             return ly_error_set(err, LY_EINVAL, "invalid_value", kp,
@@ -512,17 +461,17 @@ static ly_err parseOffer(json_t *v, const char *path, ly_program *p, ly_trig_off
         break;
     }
     case LY_TO_BONUS: {
-        TRY(getText(json_object_get(v, "flag"), KP("flag"), 48, p, &o->flag, err));
+        TRY(ly__pf_text(json_object_get(v, "flag"), KP("flag"), 48, memOf(p), &o->flag, err));
         if (!isId(o->flag))
             return ly_error_set(err, LY_EINVAL, "invalid_value", kp,
                                 "must be letters, digits, '-', '_' or '.'");
         o->days = 7;
         json_t *d = json_object_get(v, "days");
-        if (d) TRY(getInt(d, KP("days"), 1, 365, &o->days, err));
+        if (d) TRY(ly__pf_int(d, KP("days"), 1, 365, &o->days, err));
         break;
     }
     case LY_TO_COMBO: {
-        TRY(getText(json_object_get(v, "rule"), KP("rule"), 64, p, &o->rule, err));
+        TRY(ly__pf_text(json_object_get(v, "rule"), KP("rule"), 64, memOf(p), &o->rule, err));
         bool found = false;
         for (size_t i = 0; i < p->n_rules; i++) found |= strcmp(p->rules[i].id, o->rule) == 0;
         if (!found)
@@ -533,7 +482,7 @@ static ly_err parseOffer(json_t *v, const char *path, ly_program *p, ly_trig_off
     case LY_TO_RECOMMEND: {
         o->count = 3;
         json_t *c = json_object_get(v, "count");
-        if (c) TRY(getInt(c, KP("count"), 1, 20, &o->count, err));
+        if (c) TRY(ly__pf_int(c, KP("count"), 1, 20, &o->count, err));
         break;
     }
     case LY_TO_NONE: break;
@@ -594,13 +543,13 @@ static ly_err parseStep(json_t *v, const char *path, size_t index, ly_program *p
 {
     static const char *const keys[] = {"wait_days", "while", "subject", "text", "offer",
                                        "channels", NULL};
-    TRY(needObject(v, path, err));
-    TRY(onlyKeys(v, path, keys, err));
+    TRY(ly__pf_need_object(v, path, err));
+    TRY(ly__pf_only_keys(v, path, keys, err));
     char kp[PATH_MAX_];
 #define KP(k) (pathf(kp, sizeof kp, "%s.%s", path, k), kp)
     json_t *x;
     if ((x = json_object_get(v, "wait_days"))) {
-        TRY(getInt(x, KP("wait_days"), index ? 1 : 0, index ? 3650 : 0, &s->wait_days, err));
+        TRY(ly__pf_int(x, KP("wait_days"), index ? 1 : 0, index ? 3650 : 0, &s->wait_days, err));
     } else if (index) {
         return ly_error_set(err, LY_EINVAL, "missing_field", KP("wait_days"),
                             "is required after the first step");
@@ -610,13 +559,13 @@ static ly_err parseStep(json_t *v, const char *path, size_t index, ly_program *p
             return ly_error_set(err, LY_EINVAL, "invalid_value", KP("while"),
                                 "the first step's condition is the trigger's audience");
         ly_trig_audience *a = ly_arena_alloc(memOf(p), sizeof *a);
-        if (!a) return oom(err);
+        if (!a) return ly__pf_oom(err);
         TRY(parseAudience(x, KP("while"), p, a, err));
         s->cond = a;
     }
     if ((x = json_object_get(v, "subject")))
-        TRY(getText(x, KP("subject"), 200, p, &s->subject, err));
-    TRY(getText(json_object_get(v, "text"), KP("text"), 2000, p, &s->text, err));
+        TRY(ly__pf_text(x, KP("subject"), 200, memOf(p), &s->subject, err));
+    TRY(ly__pf_text(json_object_get(v, "text"), KP("text"), 2000, memOf(p), &s->text, err));
     TRY(checkTemplate(s->text, kp, err));
     if (s->subject) TRY(checkTemplate(s->subject, KP("subject"), err));
     if ((x = json_object_get(v, "offer"))) TRY(parseOffer(x, KP("offer"), p, &s->offer, err));
@@ -640,26 +589,26 @@ static ly_err parseTrigger(json_t *v, const char *path, size_t index, ly_program
     static const char *const keys[] = {"id", "name", "priority", "holdout_percent",
                                        "attribution_days", "reenter_days", "audience",
                                        "channels", "steps", NULL};
-    TRY(needObject(v, path, err));
-    TRY(onlyKeys(v, path, keys, err));
+    TRY(ly__pf_need_object(v, path, err));
+    TRY(ly__pf_only_keys(v, path, keys, err));
     char kp[PATH_MAX_];
 #define KP(k) (pathf(kp, sizeof kp, "%s.%s", path, k), kp)
     json_t *x;
     t->file_index = index;
-    TRY(getText(json_object_get(v, "id"), KP("id"), 64, p, &t->id, err));
+    TRY(ly__pf_text(json_object_get(v, "id"), KP("id"), 64, memOf(p), &t->id, err));
     if (!isId(t->id))
         return ly_error_set(err, LY_EINVAL, "invalid_value", kp,
                             "must be letters, digits, '-', '_' or '.'");
-    if ((x = json_object_get(v, "name"))) TRY(getText(x, KP("name"), 200, p, &t->name, err));
+    if ((x = json_object_get(v, "name"))) TRY(ly__pf_text(x, KP("name"), 200, memOf(p), &t->name, err));
     t->holdout_bp = 1000;
     if ((x = json_object_get(v, "holdout_percent")))
         TRY(getPercent(x, KP("holdout_percent"), &t->holdout_bp, err));
     t->attribution_days = 14;
     if ((x = json_object_get(v, "attribution_days")))
-        TRY(getInt(x, KP("attribution_days"), 1, 365, &t->attribution_days, err));
+        TRY(ly__pf_int(x, KP("attribution_days"), 1, 365, &t->attribution_days, err));
     t->reenter_days = 90;
     if ((x = json_object_get(v, "reenter_days")))
-        TRY(getInt(x, KP("reenter_days"), 1, 3650, &t->reenter_days, err));
+        TRY(ly__pf_int(x, KP("reenter_days"), 1, 3650, &t->reenter_days, err));
     TRY(parseAudience(json_object_get(v, "audience"), KP("audience"), p, &t->audience, err));
     if (!t->audience.any)
         return ly_error_set(err, LY_EINVAL, "invalid_value", kp, "needs at least one condition");
@@ -668,7 +617,7 @@ static ly_err parseTrigger(json_t *v, const char *path, size_t index, ly_program
         TRY(parseChannelList(x, KP("channels"), p, tc, &t->channels[0], err));
     } else if (json_is_object(x)) {
         static const char *const ck[] = {"default", "R1", "R2", "R3", NULL};
-        TRY(onlyKeys(x, KP("channels"), ck, err));
+        TRY(ly__pf_only_keys(x, KP("channels"), ck, err));
         for (int i = 0; i < 4; i++) {
             json_t *l = json_object_get(x, ck[i]);
             char cp[PATH_MAX_];
@@ -685,7 +634,7 @@ static ly_err parseTrigger(json_t *v, const char *path, size_t index, ly_program
                             "must be a list of 1 to 10 steps");
     size_t n = json_array_size(x);
     ly_trig_step *steps = ly_arena_alloc(memOf(p), n * sizeof *steps);
-    if (!steps) return oom(err);
+    if (!steps) return ly__pf_oom(err);
     for (size_t i = 0; i < n; i++) {
         char sp[PATH_MAX_];
         pathf(sp, sizeof sp, "%s.steps[%zu]", path, i);
@@ -698,7 +647,7 @@ static ly_err parseTrigger(json_t *v, const char *path, size_t index, ly_program
     t->steps = steps;
     t->n_steps = n;
     if ((x = json_object_get(v, "priority"))) {
-        TRY(getInt(x, KP("priority"), -1000000, 1000000, &t->priority, err));
+        TRY(ly__pf_int(x, KP("priority"), -1000000, 1000000, &t->priority, err));
         t->priority_set = true;
     } else {
         /* The method's order of winning back: R3 first, then R2, then R1. */
@@ -743,7 +692,7 @@ static ly_err parseChannels(json_t *v, ly_program *p, ly_triggers_conf *tc, ly_e
                                                                                    : LY_CH_SMS;
     }
     if (!v) return LY_OK;
-    TRY(needObject(v, "channels", err));
+    TRY(ly__pf_need_object(v, "channels", err));
     const char *key;
     json_t *o;
     json_object_foreach(v, key, o) {
@@ -753,8 +702,8 @@ static ly_err parseChannels(json_t *v, ly_program *p, ly_triggers_conf *tc, ly_e
         if (!ly_trig_medium_parse(key, &m))
             return ly_error_set(err, LY_EINVAL, "unknown_field", cp,
                                 "a channel is sms, email, push, messenger or call_list");
-        TRY(needObject(o, cp, err));
-        TRY(onlyKeys(o, cp, ck, err));
+        TRY(ly__pf_need_object(o, cp, err));
+        TRY(ly__pf_only_keys(o, cp, ck, err));
         ly_trig_channel *c = &tc->channels[m];
         c->declared = true;
         json_t *x;
@@ -764,7 +713,7 @@ static ly_err parseChannels(json_t *v, ly_program *p, ly_triggers_conf *tc, ly_e
         }
         if ((x = json_object_get(o, "delivery"))) {
             pathf(kp, sizeof kp, "%s.delivery", cp);
-            TRY(getText(x, kp, 32, p, &c->delivery, err));
+            TRY(ly__pf_text(x, kp, 32, memOf(p), &c->delivery, err));
             if (!isDeliveryName(c->delivery))
                 return ly_error_set(err, LY_EINVAL, "invalid_value", kp,
                                     "must be 1-32 of a-z, 0-9 and _");
@@ -786,9 +735,9 @@ ly_err ly__program_triggers_parse(json_t *root, ly_program *p, ly_error *err)
 {
     json_t *ch = json_object_get(root, "channels"), *tr = json_object_get(root, "triggers");
     if (!ch && !tr) return LY_OK;
-    if (!p->mem) return oom(err);
+    if (!p->mem) return ly__pf_oom(err);
     ly_triggers_conf *tc = ly_arena_alloc(memOf(p), sizeof *tc);
-    if (!tc) return oom(err);
+    if (!tc) return ly__pf_oom(err);
     TRY(parseChannels(ch, p, tc, err));
     pathf(tc->seed, sizeof tc->seed, "loyal");
     tc->r1_max_cost = -1;
@@ -798,30 +747,30 @@ ly_err ly__program_triggers_parse(json_t *root, ly_program *p, ly_error *err)
         static const char *const keys[] = {"seed", "program_holdout_percent", "caps",
                                            "quiet_hours", "r1_max_cost", "margin_percent",
                                            "max_per_run", "list", NULL};
-        TRY(needObject(tr, "triggers", err));
-        TRY(onlyKeys(tr, "triggers", keys, err));
+        TRY(ly__pf_need_object(tr, "triggers", err));
+        TRY(ly__pf_only_keys(tr, "triggers", keys, err));
         json_t *x;
         if ((x = json_object_get(tr, "seed"))) {
             const char *s;
-            TRY(getText(x, "triggers.seed", 64, p, &s, err));
+            TRY(ly__pf_text(x, "triggers.seed", 64, memOf(p), &s, err));
             pathf(tc->seed, sizeof tc->seed, "%s", s);
         }
         if ((x = json_object_get(tr, "program_holdout_percent")))
             TRY(getPercent(x, "triggers.program_holdout_percent", &tc->program_holdout_bp, err));
         if ((x = json_object_get(tr, "caps"))) {
             static const char *const ck[] = {"per_day", "per_week", NULL};
-            TRY(needObject(x, "triggers.caps", err));
-            TRY(onlyKeys(x, "triggers.caps", ck, err));
+            TRY(ly__pf_need_object(x, "triggers.caps", err));
+            TRY(ly__pf_only_keys(x, "triggers.caps", ck, err));
             json_t *c;
             if ((c = json_object_get(x, "per_day")))
-                TRY(getInt(c, "triggers.caps.per_day", 1, 100, &tc->per_day, err));
+                TRY(ly__pf_int(c, "triggers.caps.per_day", 1, 100, &tc->per_day, err));
             if ((c = json_object_get(x, "per_week")))
-                TRY(getInt(c, "triggers.caps.per_week", 1, 700, &tc->per_week, err));
+                TRY(ly__pf_int(c, "triggers.caps.per_week", 1, 700, &tc->per_week, err));
         }
         if ((x = json_object_get(tr, "quiet_hours"))) {
             static const char *const qk[] = {"from", "to", NULL};
-            TRY(needObject(x, "triggers.quiet_hours", err));
-            TRY(onlyKeys(x, "triggers.quiet_hours", qk, err));
+            TRY(ly__pf_need_object(x, "triggers.quiet_hours", err));
+            TRY(ly__pf_only_keys(x, "triggers.quiet_hours", qk, err));
             TRY(parseHhmm(json_object_get(x, "from"), "triggers.quiet_hours.from",
                           &tc->quiet_from, err));
             TRY(parseHhmm(json_object_get(x, "to"), "triggers.quiet_hours.to", &tc->quiet_to,
@@ -837,14 +786,14 @@ ly_err ly__program_triggers_parse(json_t *root, ly_program *p, ly_error *err)
         if ((x = json_object_get(tr, "margin_percent")))
             TRY(getPercent(x, "triggers.margin_percent", &tc->margin_bp, err));
         if ((x = json_object_get(tr, "max_per_run")))
-            TRY(getInt(x, "triggers.max_per_run", 1, 10000000, &tc->max_per_run, err));
+            TRY(ly__pf_int(x, "triggers.max_per_run", 1, 10000000, &tc->max_per_run, err));
         x = json_object_get(tr, "list");
         if (!json_is_array(x) || json_array_size(x) > 200)
             return ly_error_set(err, LY_EINVAL, x ? "invalid_value" : "missing_field",
                                 "triggers.list", "must be a list of at most 200 triggers");
         size_t n = json_array_size(x);
         ly_trigger_def *defs = n ? ly_arena_alloc(memOf(p), n * sizeof *defs) : NULL;
-        if (n && !defs) return oom(err);
+        if (n && !defs) return ly__pf_oom(err);
         for (size_t i = 0; i < n; i++) {
             char tp[PATH_MAX_];
             pathf(tp, sizeof tp, "triggers.list[%zu]", i);
