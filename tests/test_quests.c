@@ -3,7 +3,8 @@
  * progress under receipts, partial and full returns (a completed quest keeps its reward),
  * many confirms crossing the target at once (rewarded exactly once), the period roll-over
  * of a recurring quest, audience filtering (club), levels from XP, calculate's preview that
- * changes nothing, and the program file's errors.
+ * changes nothing, the kinds counting answer sets, custom events and receipts in a category
+ * never bought, and the program file's errors.
  */
 #include "testlib.h"
 
@@ -28,7 +29,16 @@
 static const char *programText =
     PROGRAM_HEAD
     "\"club\":{\"name\":\"Inner circle\",\"invitations\":true},"
+    "\"questionnaires\":[{\"id\":\"visit\",\"questions\":[{\"id\":\"q1\",\"kind\":\"nps\"}]},"
+    " {\"id\":\"other\",\"questions\":[{\"id\":\"q1\",\"kind\":\"nps\"}]}],"
+    "\"events\":[{\"type\":\"review\",\"points\":5}],"
     "\"quests\":{\"list\":["
+    "{\"id\":\"reviewer\",\"kind\":\"event\",\"event\":\"review\",\"target\":2,"
+    " \"reward\":{\"badge\":\"critic\",\"points\":15}},"
+    "{\"id\":\"voice\",\"kind\":\"answers\",\"questionnaire\":\"visit\",\"target\":2,"
+    " \"period\":\"month\",\"reward\":{\"points\":30,\"badge\":\"voice\"}},"
+    "{\"id\":\"explore\",\"kind\":\"new_category\",\"target\":2,"
+    " \"lines\":{\"categories\":[\"garden\",\"books\",\"tools\"]},\"reward\":{\"points\":40}},"
     "{\"id\":\"three\",\"name\":\"3 deals this month\",\"kind\":\"deals\",\"target\":3,"
     " \"period\":\"month\",\"reward\":{\"points\":100,\"badge\":\"regular\",\"xp\":60}},"
     "{\"id\":\"shoes\",\"kind\":\"spend\",\"target\":\"5000.00\",\"period\":\"week\","
@@ -180,9 +190,117 @@ static ly_points bonusOf(fixture *f, int64_t id)
     return bonusWith(f, id, "quest:");
 }
 
+/* Records answer set `id` of customer cid to questionnaire qn at `when`. */
+static void answer(fixture *f, const char *id, int64_t cid, const char *qn, const char *when)
+{
+    ly_answer_request in = {.answer_id = id, .customer_id = cid, .questionnaire = qn,
+                            .answers = "{\"q1\":9}", .time = at(when)};
+    ly_answer_result out;
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_answers_submit(f->svc, &in, at(when), &f->arena, &out, &err) != LY_OK)
+        fail_msg("answer %s: %s %s", id, err.field, err.message);
+}
+
 /* ---------------------------------------------------------------------------------------
  * Progress
  * ------------------------------------------------------------------------------------- */
+
+static void a_new_category_quest_counts_receipts_with_a_category_never_bought(void **state)
+{
+    fixture *f = *state;
+    int64_t id = enrol(f, "C-NEW");
+    const ly_quest_step *st = buy(f, "R-N1", "C-NEW", "garden", 10000, "2026-11-03T10:00:00Z", "explore");
+    assert_non_null(st);
+    assert_int_equal(st->before, 0);
+    assert_int_equal(st->after, 1);
+    assert_false(st->completed);
+    /* The same category again is not new; a category the quest does not name never counts. */
+    assert_null(buy(f, "R-N2", "C-NEW", "garden", 10000, "2026-11-04T10:00:00Z", "explore"));
+    assert_null(buy(f, "R-N3", "C-NEW", "food", 10000, "2026-11-04T11:00:00Z", "explore"));
+    /* A full return takes the receipt's count back; the category stays bought. */
+    giveBack(f, "R-N1", "RET-N1", 0, "2026-11-05T10:00:00Z");
+    ly_quests_view v = viewOf(f, id, "2026-11-05T12:00:00Z");
+    assert_string_equal(questIn(&v, "explore")->kind, "new_category");
+    assert_int_equal(questIn(&v, "explore")->value, 0);
+    assert_null(buy(f, "R-N4", "C-NEW", "garden", 10000, "2026-11-06T10:00:00Z", "explore"));
+    st = buy(f, "R-N5", "C-NEW", "books", 10000, "2026-11-07T10:00:00Z", "explore");
+    assert_non_null(st);
+    assert_int_equal(st->after, 1);
+    /* Another customer's purchases do not make a category old for this one. */
+    int64_t other = enrol(f, "C-NEW2");
+    assert_non_null(buy(f, "R-N6", "C-NEW2", "tools", 10000, "2026-11-07T11:00:00Z", "explore"));
+    st = buy(f, "R-N7", "C-NEW", "tools", 10000, "2026-11-08T10:00:00Z", "explore");
+    assert_non_null(st);
+    assert_int_equal(st->after, 2);
+    assert_true(st->completed);
+    assert_int_equal(bonusWith(f, id, "quest:explore:"), 40);
+    assert_int_equal(bonusWith(f, other, "quest:explore:"), 0);
+}
+
+static void postEvent(fixture *f, const char *id, const char *card, const char *when)
+{
+    ly_op op = {.kind = LY_OP_EVENT, .arena = &f->arena, .now = at(when)};
+    op.in.event = (ly_event_request){.event_id = id, .type = "review",
+                                     .who = {.kind = LY_ID_CARD, .value = card}};
+    ly_os_hash(id, strlen(id), op.request_hash);
+    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("event %s: %s", id, op.err.message);
+}
+
+static void events_advance_an_event_quest_once_each(void **state)
+{
+    fixture *f = *state;
+    int64_t id = enrol(f, "C-EV");
+    assert_null(buy(f, "R-E1", "C-EV", "food", 10000, "2026-11-10T10:00:00Z", "reviewer"));
+    postEvent(f, "E-1", "C-EV", "2026-11-10T11:00:00Z");
+    postEvent(f, "E-1", "C-EV", "2026-11-10T11:00:00Z"); /* a retry counts nothing */
+    ly_quests_view v = viewOf(f, id, "2026-11-10T12:00:00Z");
+    assert_string_equal(questIn(&v, "reviewer")->kind, "event");
+    assert_int_equal(questIn(&v, "reviewer")->value, 1);
+    assert_int_equal(bonusWith(f, id, "quest:reviewer:"), 0);
+    postEvent(f, "E-2", "C-EV", "2026-11-11T11:00:00Z");
+    v = viewOf(f, id, "2026-11-11T12:00:00Z");
+    assert_int_equal(questIn(&v, "reviewer")->value, 2);
+    assert_true(questIn(&v, "reviewer")->completed_at > 0);
+    assert_int_equal(bonusWith(f, id, "quest:reviewer:"), 15);
+    assert_int_equal(v.n_badges, 1);
+    assert_string_equal(v.badges[0].badge, "critic");
+    postEvent(f, "E-3", "C-EV", "2026-11-12T11:00:00Z"); /* one-off: rewarded once */
+    assert_int_equal(bonusWith(f, id, "quest:reviewer:"), 15);
+}
+
+static void answers_advance_an_answers_quest_once_each_and_not_receipts(void **state)
+{
+    fixture *f = *state;
+    int64_t id = enrol(f, "C-ANS");
+    /* A receipt does not advance it; another questionnaire's answers do not either. */
+    assert_null(buy(f, "R-A1", "C-ANS", "food", 10000, "2026-11-10T10:00:00Z", "voice"));
+    answer(f, "A-0", id, "other", "2026-11-10T11:00:00Z");
+    ly_quests_view v = viewOf(f, id, "2026-11-10T12:00:00Z");
+    const ly_quest_view *qv = questIn(&v, "voice");
+    assert_non_null(qv);
+    assert_string_equal(qv->kind, "answers");
+    assert_int_equal(qv->value, 0);
+    answer(f, "A-1", id, "visit", "2026-11-11T10:00:00Z");
+    answer(f, "A-1", id, "visit", "2026-11-11T10:00:00Z"); /* a retry counts nothing */
+    v = viewOf(f, id, "2026-11-11T12:00:00Z");
+    assert_int_equal(questIn(&v, "voice")->value, 1);
+    assert_int_equal(questIn(&v, "voice")->completed_at, 0);
+    assert_int_equal(bonusWith(f, id, "quest:voice:"), 0);
+    answer(f, "A-2", id, "visit", "2026-11-12T10:00:00Z");
+    answer(f, "A-3", id, "visit", "2026-11-13T10:00:00Z");
+    v = viewOf(f, id, "2026-11-13T12:00:00Z");
+    assert_int_equal(questIn(&v, "voice")->value, 3);
+    assert_true(questIn(&v, "voice")->completed_at > 0);
+    assert_int_equal(bonusWith(f, id, "quest:voice:"), 30);
+    assert_int_equal(v.n_badges, 1);
+    assert_string_equal(v.badges[0].badge, "voice");
+    /* The next month starts again at 0. */
+    answer(f, "A-4", id, "visit", "2026-12-02T10:00:00Z");
+    v = viewOf(f, id, "2026-12-02T12:00:00Z");
+    assert_int_equal(questIn(&v, "voice")->value, 1);
+    assert_int_equal(bonusWith(f, id, "quest:voice:"), 30);
+}
 
 static void receipts_advance_a_deals_quest_and_the_third_completes_it_once(void **state)
 {
@@ -544,6 +662,10 @@ static void program_file_errors_name_the_setting(void **state)
         {"{\"list\":[],\"streaks\":{}}", "quests.streaks"},
         {"{\"list\":[{\"id\":\"streak\",\"kind\":\"deals\",\"target\":1,\"reward\":{\"xp\":1}}]}", "quests.list[0].id"},
         {"{\"list\":[],\"streak\":{\"rewards\":[{\"weeks\":4,\"points\":1},{\"weeks\":4,\"points\":2}]}}", "quests.streak.rewards[1].weeks"},
+        {"{\"list\":[{\"id\":\"x\",\"kind\":\"event\",\"event\":\"nope\",\"target\":1,\"reward\":{\"xp\":1}}]}", "quests.list[0].event"},
+        {"{\"list\":[{\"id\":\"x\",\"kind\":\"answers\",\"questionnaire\":\"nope\",\"target\":1,\"reward\":{\"xp\":1}}]}", "quests.list[0].questionnaire"},
+        {"{\"list\":[{\"id\":\"x\",\"kind\":\"answers\",\"target\":1,\"reward\":{\"xp\":1}}]}", "quests.list[0].questionnaire"},
+        {"{\"list\":[{\"id\":\"x\",\"kind\":\"deals\",\"questionnaire\":\"v\",\"target\":1,\"reward\":{\"xp\":1}}]}", "quests.list[0].questionnaire"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char text[2048];
@@ -560,6 +682,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(receipts_advance_a_deals_quest_and_the_third_completes_it_once, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(answers_advance_an_answers_quest_once_each_and_not_receipts, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(events_advance_an_event_quest_once_each, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(a_new_category_quest_counts_receipts_with_a_category_never_bought, setUp, tearDown),
         cmocka_unit_test_setup_teardown(a_spend_quest_counts_only_its_lines_and_calculate_previews_without_storing, setUp, tearDown),
         cmocka_unit_test_setup_teardown(returns_take_back_their_share_and_a_completed_quest_keeps_its_reward, setUp, tearDown),
         cmocka_unit_test_setup_teardown(a_recurring_quest_restarts_in_the_next_period, setUp, tearDown),

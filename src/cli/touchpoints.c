@@ -18,8 +18,8 @@
 
 static const char help[] =
     "usage: loyal touchpoints report [--db PATH] [--program PATH] [--days N] [--min-group N] [--json]\n\n"
-    "Per touchpoint declared in the program (then any only the data names): answer sets and\n"
-    "receipts collected there, the identified share of its receipts, NPS (promoters%% -\n"
+    "Per touchpoint declared in the program (then any only the data names): answer sets,\n"
+    "receipts and custom events collected there, the identified share of its receipts, NPS (promoters%% -\n"
     "detractors%%) and CSI (mean score as %% of its scale) with sample sizes, conversion of its\n"
     "identified receipts to the customer's next deal within --days (default 30), and the return\n"
     "rate (a deal within --days after answering) of NPS detractors (0-6) against promoters\n"
@@ -103,10 +103,11 @@ int ly_cli_touchpoints(int argc, char **argv)
         for (size_t i = 0; arr && i < rep.n_rows; i++) {
             const ly_tp_report_row *r = &rep.rows[i];
             json_t *o = json_pack(
-                "{s:s, s:s?, s:s?, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:o}, s:{s:I, s:o},"
+                "{s:s, s:s?, s:s?, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:o}, s:{s:I, s:o},"
                 " s:{s:I, s:I, s:o}, s:{s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:b}}",
                 "touchpoint", r->id, "stage", r->stage, "channel", r->channel, "answers",
-                (json_int_t)r->answers, "receipts", (json_int_t)r->receipts, "identified",
+                (json_int_t)r->answers, "receipts", (json_int_t)r->receipts, "events",
+                (json_int_t)r->events, "identified",
                 (json_int_t)r->identified, "identified_share",
                 r->receipts ? num((double)r->identified / (double)r->receipts) : json_null(),
                 "nps", "n", (json_int_t)r->nps_n, "promoters", (json_int_t)r->promoters,
@@ -141,8 +142,8 @@ int ly_cli_touchpoints(int argc, char **argv)
         free(t);
     } else {
         printf("Touchpoints (return window %d days)\n", rep.days);
-        printf("%-16s %-22s %-8s %7s %8s %6s %6s %7s %6s %7s %6s %7s %7s %7s %19s %s\n",
-               "touchpoint", "stage", "channel", "answers", "receipts", "ident", "nps_n", "NPS",
+        printf("%-16s %-22s %-8s %7s %8s %6s %6s %6s %7s %6s %7s %6s %7s %7s %7s %19s %s\n",
+               "touchpoint", "stage", "channel", "answers", "receipts", "events", "ident", "nps_n", "NPS",
                "csi_n", "CSI", "conv_n", "conv", "det_ret", "pro_ret", "diff [95%]", "churn");
         for (size_t i = 0; i < rep.n_rows; i++) {
             const ly_tp_report_row *r = &rep.rows[i];
@@ -160,9 +161,9 @@ int ly_cli_touchpoints(int argc, char **argv)
             if (r->diff_known)
                 snprintf(diff, sizeof diff, "%+.2f [%+.2f,%+.2f]", r->diff, r->diff_lo, r->diff_hi);
             else snprintf(diff, sizeof diff, "-");
-            printf("%-16s %-22s %-8s %7lld %8lld %6s %6lld %7s %6lld %7s %6lld %7s %7s %7s %19s %s\n",
+            printf("%-16s %-22s %-8s %7lld %8lld %6lld %6s %6lld %7s %6lld %7s %6lld %7s %7s %7s %19s %s\n",
                    r->id, r->stage ? r->stage : "(undeclared)", r->channel ? r->channel : "-",
-                   (long long)r->answers, (long long)r->receipts, ident, (long long)r->nps_n, nps,
+                   (long long)r->answers, (long long)r->receipts, (long long)r->events, ident, (long long)r->nps_n, nps,
                    (long long)r->csi_n, csi, (long long)r->conv_n, conv, dr, pr, diff,
                    r->predicts_churn ? "PREDICTS CHURN" : "");
         }

@@ -40,9 +40,11 @@ int64_t ly_quest_value(const ly_quest *q, const ly_line *lines, const ly_money *
     int64_t v = 0;
     for (size_t i = 0; i < n_lines; i++) {
         if (!ly_selector_match(&q->lines, &lines[i])) continue;
+        if (q->kind == LY_QUEST_NEW_CATEGORY && (!lines[i].category || !*lines[i].category))
+            continue;
         ly_qty left = lines[i].qty - (returned ? returned[i] : 0);
         if (left <= 0) continue;
-        if (q->kind == LY_QUEST_DEALS) return 1;
+        if (q->kind == LY_QUEST_DEALS || q->kind == LY_QUEST_NEW_CATEGORY) return 1;
         v += ly_share(paid[i], left, lines[i].qty);
     }
     return v;

@@ -12,7 +12,12 @@
 /* What a quest counts. */
 typedef enum ly_quest_kind {
     LY_QUEST_DEALS = 0, /* receipts with at least one selected line left */
-    LY_QUEST_SPEND      /* money paid (minor units, after discounts) on the selected lines */
+    LY_QUEST_SPEND,     /* money paid (minor units, after discounts) on the selected lines */
+    LY_QUEST_ANSWERS,   /* recorded answers to one questionnaire (not receipts) */
+    LY_QUEST_EVENT,     /* recorded custom events (POST /v1/events) of one type */
+    LY_QUEST_NEW_CATEGORY /* receipts with a selected line in a category the customer never
+                           * bought before (the service checks "never"; the core counts the
+                           * receipt like a deal, from its selected lines with a category) */
 } ly_quest_kind;
 
 /* A quest: a target over a period, for an audience, with a reward. */
@@ -25,6 +30,8 @@ typedef struct ly_quest {
     int64_t day_from, day_to; /* local days the quest runs (inclusive); LY_DAY_NEVER /
                                * LY_DAY_FOREVER when open */
     ly_line_selector lines;   /* the lines that count; empty = every line */
+    const char *questionnaire;/* LY_QUEST_ANSWERS: the questionnaire whose answers count */
+    const char *event_type;   /* LY_QUEST_EVENT: the custom event type that counts */
     ly_strset tiers, segments;/* audience: the customer's tier / segment is one of these
                                * (empty: anyone) */
     bool club_only;           /* audience: club members only */

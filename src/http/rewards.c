@@ -92,7 +92,8 @@ bool ly__rewards_profile(ly__req *r, const ly_customer *c, json_t *o)
  * POST /v1/events
  * ------------------------------------------------------------------------------------- */
 
-static const char *const eventKeys[] = {"event_id", "type", "customer", "time", "note", NULL};
+static const char *const eventKeys[] = {"event_id", "type", "customer", "time", "note",
+                                        "touchpoint", NULL};
 static const char *const whoKeys[] = {"id", "card", "phone", "email", "qr", "external_id", NULL};
 
 static ly_err decodeEvent(const json_t *root, ly_arena *a, ly_event_request *out, ly_error *err)
@@ -102,6 +103,7 @@ static ly_err decodeEvent(const json_t *root, ly_arena *a, ly_event_request *out
     if (rc == LY_OK) rc = text(root, "event_id", true, ID_MAX, a, &out->event_id, err);
     if (rc == LY_OK) rc = text(root, "type", true, 64, a, &out->type, err);
     if (rc == LY_OK) rc = text(root, "note", false, TEXT_MAX, a, &out->note, err);
+    if (rc == LY_OK) rc = text(root, "touchpoint", false, 64, a, &out->touchpoint, err);
     if (rc != LY_OK) return rc;
     const char *t;
     if ((rc = text(root, "time", false, 64, a, &t, err)) != LY_OK) return rc;

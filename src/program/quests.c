@@ -5,6 +5,8 @@
  */
 #include "program/program_internal.h"
 #include "core/quests.h"
+#include "program/survey.h"
+#include "program/rewards.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -109,7 +111,8 @@ static ly_err getDay(json_t *v, const char *path, int64_t *out, ly_error *err)
 static ly_err parseQuest(json_t *o, const char *path, ly_program *p, ly_quest *q, ly_error *err)
 {
     static const char *const keys[] = {"id", "name", "kind", "target", "period", "from", "to",
-                                       "lines", "audience", "reward", "holdout_percent", NULL};
+                                       "lines", "audience", "reward", "holdout_percent",
+                                       "questionnaire", "event", NULL};
     char sub[PATHN];
     TRY(needObject(o, path, err));
     TRY(onlyKeys(o, path, keys, err));
@@ -131,11 +134,32 @@ static ly_err parseQuest(json_t *o, const char *path, ly_program *p, ly_quest *q
     const char *kind = json_is_string(v) ? json_string_value(v) : "";
     if (strcmp(kind, "deals") == 0) q->kind = LY_QUEST_DEALS;
     else if (strcmp(kind, "spend") == 0) q->kind = LY_QUEST_SPEND;
+    else if (strcmp(kind, "answers") == 0) q->kind = LY_QUEST_ANSWERS;
+    else if (strcmp(kind, "new_category") == 0) q->kind = LY_QUEST_NEW_CATEGORY;
+    else if (strcmp(kind, "event") == 0) q->kind = LY_QUEST_EVENT;
     else return ly_error_set(err, LY_EINVAL, v ? "invalid_value" : "missing_field", sub,
-                             "must be \"deals\" or \"spend\"");
+                             "must be \"deals\", \"spend\", \"answers\", \"new_category\""
+                             " or \"event\"");
+    v = json_object_get(o, "event");
+    pathf(sub, sizeof sub, "%s.event", path);
+    if (q->kind == LY_QUEST_EVENT) TRY(getText(v, sub, p, &q->event_type, err));
+    else if (v)
+        return ly_error_set(err, LY_EINVAL, "invalid_value", sub,
+                            "is only for a quest of kind \"event\"");
+    v = json_object_get(o, "questionnaire");
+    pathf(sub, sizeof sub, "%s.questionnaire", path);
+    if (q->kind == LY_QUEST_ANSWERS) TRY(getText(v, sub, p, &q->questionnaire, err));
+    else if (v)
+        return ly_error_set(err, LY_EINVAL, "invalid_value", sub,
+                            "is only for a quest of kind \"answers\"");
+    if ((q->kind == LY_QUEST_ANSWERS || q->kind == LY_QUEST_EVENT) && json_object_get(o, "lines")) {
+        pathf(sub, sizeof sub, "%s.lines", path);
+        return ly_error_set(err, LY_EINVAL, "invalid_value", sub,
+                            "a quest of kind \"%s\" counts no receipt lines", kind);
+    }
     v = json_object_get(o, "target");
     pathf(sub, sizeof sub, "%s.target", path);
-    if (q->kind == LY_QUEST_DEALS) {
+    if (q->kind != LY_QUEST_SPEND) {
         TRY(getInt(v, sub, 1, 1000000, &q->target, err));
     } else if (!json_is_string(v) || !ly_decimal_parse(json_string_value(v), p->minor_units,
                                                         &q->target) ||
@@ -313,5 +337,25 @@ ly_err ly__program_quests(json_t *section, ly_program *p, ly_error *err)
         qs->n_streak = k;
     }
     p->quests = qs;
+    return LY_OK;
+}
+
+ly_err ly__program_quests_check(const ly_program *p, ly_error *err)
+{
+    const ly_quests *qs = p->quests;
+    for (size_t i = 0; qs && i < qs->n_quests; i++) {
+        const ly_quest *q = &qs->quests[i];
+        char path[PATHN];
+        if (q->kind == LY_QUEST_EVENT && !ly_rewards_event(p->rewards, q->event_type)) {
+            pathf(path, sizeof path, "quests.list[%zu].event", i);
+            return ly_error_set(err, LY_EINVAL, "invalid_value", path,
+                                "the program has no event %s", q->event_type);
+        }
+        if (q->kind != LY_QUEST_ANSWERS || ly_survey_questionnaire(p->survey, q->questionnaire))
+            continue;
+        pathf(path, sizeof path, "quests.list[%zu].questionnaire", i);
+        return ly_error_set(err, LY_EINVAL, "invalid_value", path,
+                            "the program has no questionnaire %s", q->questionnaire);
+    }
     return LY_OK;
 }

@@ -53,6 +53,19 @@ static ly_err audienceOf(ly_service *s, ly_db *db, const ly_program *prog, int64
     return LY_OK;
 }
 
+/* The program file's name of a kind. */
+static const char *kindName(ly_quest_kind k)
+{
+    switch (k) {
+    case LY_QUEST_DEALS: return "deals";
+    case LY_QUEST_SPEND: return "spend";
+    case LY_QUEST_ANSWERS: return "answers";
+    case LY_QUEST_NEW_CATEGORY: return "new_category";
+    case LY_QUEST_EVENT: return "event";
+    }
+    return "deals";
+}
+
 bool ly_service_quest_held_out(const ly_quest *q, int64_t customer_id)
 {
     if (q->holdout_bp <= 0) return false;
@@ -164,6 +177,24 @@ static ly_err streakReceipt(ly_service *s, ly_db *db, struct ly_program_ref *ref
                   customer_id, now, a, err);
 }
 
+/* Whether receipt r has a line the quest counts in a category no other stored receipt of
+ * the customer has (docs/quests.md, "New category"). */
+static ly_err newCategory(ly_db *db, const ly_quest *q, const ly_receipt *r, int64_t customer_id,
+                          bool *fresh, ly_error *err)
+{
+    *fresh = false;
+    for (size_t i = 0; i < r->n_lines && !*fresh; i++) {
+        const ly_line *l = &r->lines[i];
+        if (!l->category || !*l->category || l->qty <= 0 || !ly_selector_match(&q->lines, l))
+            continue;
+        bool bought;
+        TRY(ly_db_quest_bought_category(db, customer_id, l->category, r->receipt_id, &bought,
+                                        err));
+        *fresh = !bought;
+    }
+    return LY_OK;
+}
+
 ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
                           int64_t customer_id, const ly_checkout *in, bool write, ly_time now,
                           ly_arena *a, ly_checkout_result *res, ly_error *err)
@@ -184,7 +215,8 @@ ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
     size_t k = 0;
     for (size_t i = 0; i < qs->n_quests; i++) {
         const ly_quest *q = &qs->quests[i];
-        if (!ly_quest_runs(q, day)) continue;
+        if (!ly_quest_runs(q, day) || q->kind == LY_QUEST_ANSWERS || q->kind == LY_QUEST_EVENT)
+            continue;
         int64_t v = ly_quest_value(q, r->lines, paid, NULL, r->n_lines);
         if (v <= 0) continue;
         if (!au_read) {
@@ -192,6 +224,11 @@ ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
             au_read = true;
         }
         if (!inAudience(q, &au, customer_id)) continue;
+        if (q->kind == LY_QUEST_NEW_CATEGORY) {
+            bool fresh;
+            TRY(newCategory(db, q, r, customer_id, &fresh, err));
+            if (!fresh) continue;
+        }
         char period[16];
         ly_quest_period_key(q, day, period, sizeof period);
         int64_t before;
@@ -230,6 +267,63 @@ ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
     }
     res->quests = steps;
     res->n_quests = k;
+    return LY_OK;
+}
+
+/* Advances by 1 the running quests of `kind` whose questionnaire or event type is `name`. */
+static ly_err countOne(ly_service *s, ly_db *db, struct ly_program_ref *ref, int64_t customer_id,
+                       ly_quest_kind kind, const char *name, ly_time at, ly_time now,
+                       ly_arena *a, ly_error *err);
+
+ly_err ly__quests_answered(ly_service *s, ly_db *db, struct ly_program_ref *ref,
+                           int64_t customer_id, const char *questionnaire, ly_time at,
+                           ly_time now, ly_arena *a, ly_error *err)
+{
+    return countOne(s, db, ref, customer_id, LY_QUEST_ANSWERS, questionnaire, at, now, a, err);
+}
+
+ly_err ly__quests_event(ly_service *s, ly_db *db, struct ly_program_ref *ref,
+                        int64_t customer_id, const char *type, ly_time at, ly_time now,
+                        ly_arena *a, ly_error *err)
+{
+    return countOne(s, db, ref, customer_id, LY_QUEST_EVENT, type, at, now, a, err);
+}
+
+static ly_err countOne(ly_service *s, ly_db *db, struct ly_program_ref *ref, int64_t customer_id,
+                       ly_quest_kind kind, const char *name, ly_time at, ly_time now,
+                       ly_arena *a, ly_error *err)
+{
+    const ly_quests *qs = ref->p.quests;
+    if (!qs || customer_id <= 0) return LY_OK;
+    int64_t day = ly_local_day(&s->cal, at);
+    audience au;
+    bool au_read = false;
+    for (size_t i = 0; i < qs->n_quests; i++) {
+        const ly_quest *q = &qs->quests[i];
+        const char *of = kind == LY_QUEST_ANSWERS ? q->questionnaire : q->event_type;
+        if (q->kind != kind || strcmp(of, name) != 0 || !ly_quest_runs(q, day)) continue;
+        if (!au_read) {
+            TRY(audienceOf(s, db, &ref->p, customer_id, a, &au, err));
+            au_read = true;
+        }
+        if (!inAudience(q, &au, customer_id)) continue;
+        char period[16];
+        ly_quest_period_key(q, day, period, sizeof period);
+        int64_t before;
+        ly_time done_at;
+        ly_err rc = ly_db_quest_progress_get(db, customer_id, q->id, period, &before, &done_at, err);
+        if (rc != LY_OK && rc != LY_ENOTFOUND) return rc;
+        ly_error_clear(err);
+        bool completed = done_at == 0 && before + 1 >= q->target;
+        TRY(ly_db_quest_progress_put(db, customer_id, q->id, period, before + 1,
+                                     completed ? now : done_at, now, err));
+        if (!completed) continue;
+        const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period,
+                                          (long long)customer_id);
+        if (!key) return oom(err);
+        TRY(reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, customer_id, now,
+                   a, err));
+    }
     return LY_OK;
 }
 
@@ -303,7 +397,7 @@ ly_err ly_service_quests_view(ly_service *s, int64_t customer_id, ly_time now, l
         ly_quest_period_key(q, day, period, sizeof period);
         ly_quest_view *v = &out->quests[out->n_quests++];
         *v = (ly_quest_view){.id = q->id, .name = q->name,
-                             .kind = q->kind == LY_QUEST_DEALS ? "deals" : "spend",
+                             .kind = kindName(q->kind),
                              .period = ly_arena_strdup(a, period), .target = q->target,
                              .deadline_day = ly_quest_deadline(q, day), .points = q->points,
                              .badge = q->badge, .xp = q->xp};

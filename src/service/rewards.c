@@ -11,6 +11,7 @@
  * however often its trigger runs.
  */
 #include "service/rewards_internal.h"
+#include "program/survey.h"
 #include "service/service_internal.h"
 #include "os/os.h"
 
@@ -601,6 +602,9 @@ ly_err ly__rw_op_event(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     if (!ev)
         return ly_error_set(err, LY_EUNPROCESSABLE, "event_type_unknown", "type",
                             "the program has no event %s", in->type ? in->type : "");
+    if (in->touchpoint && !ly_survey_touchpoint(prog->survey, in->touchpoint))
+        return ly_error_set(err, LY_EUNPROCESSABLE, "touchpoint_unknown", "touchpoint",
+                            "the program has no touchpoint %s", in->touchpoint);
     ly_customer c;
     TRY(ly__service_resolve(s, db, &in->who, op->arena, &c, err));
     out->customer_id = c.id;
@@ -639,7 +643,11 @@ ly_err ly__rw_op_event(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
                           .period = period, .at = out->time, .points = out->points,
                           .response = op->response, .created_at = op->now};
     memcpy(se.request_hash, op->request_hash, 32);
-    return ly_db_event_insert(db, &se, err);
+    TRY(ly_db_event_insert(db, &se, err));
+    /* In this job: an "event" quest's progress commits with the event (quests.c). */
+    TRY(ly__quests_event(s, db, op->prog_, c.id, ev->type, out->time, op->now, op->arena, err));
+    return in->touchpoint ? ly_db_event_touchpoint_put(db, in->event_id, in->touchpoint, err)
+                          : LY_OK;
 }
 
 /* ---------------------------------------------------------------------------------------

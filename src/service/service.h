@@ -237,6 +237,8 @@ typedef struct ly_event_request {
     ly_who who;            /* the customer */
     ly_time time;          /* when it happened; 0 = the operation's time */
     const char *note;      /* may be NULL */
+    const char *touchpoint;/* NULL, or one of the program's touchpoints[].id (else
+                            * LY_EUNPROCESSABLE "touchpoint_unknown"); stored with the event */
 } ly_event_request;
 
 typedef struct ly_event_result {
@@ -622,6 +624,7 @@ typedef struct ly_tp_report_row {
     const char *stage, *channel; /* NULL when not declared */
     int64_t answers;           /* answer sets collected there */
     int64_t receipts, identified; /* receipts that came through it, of them identified */
+    int64_t events;            /* custom events (POST /v1/events) that came through it */
     int64_t nps_n, promoters, detractors;
     double nps;                /* promoters% - detractors%, -100..100; NAN when nps_n = 0 */
     int64_t csi_n;

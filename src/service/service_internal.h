@@ -118,6 +118,21 @@ ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
                           int64_t customer_id, const ly_checkout *in, bool write, ly_time now,
                           ly_arena *a, ly_checkout_result *res, ly_error *err);
 
+/* Inside the answers' write job, after a new (not replayed) answer of customer_id to
+ * questionnaire is stored: advances by 1 the running "answers" quests of that
+ * questionnaire whose audience the customer is in, in the period of local time `at`, and
+ * rewards the one that reaches its target (once per period, like a receipt's). */
+ly_err ly__quests_answered(ly_service *s, ly_db *db, struct ly_program_ref *ref,
+                           int64_t customer_id, const char *questionnaire, ly_time at,
+                           ly_time now, ly_arena *a, ly_error *err);
+
+/* Inside the event operation's write job, after a new (not replayed) custom event of type
+ * `type` is stored (whether or not it gave points): the same for the running "event" quests
+ * of that type. */
+ly_err ly__quests_event(ly_service *s, ly_db *db, struct ly_program_ref *ref,
+                        int64_t customer_id, const char *type, ly_time at, ly_time now,
+                        ly_arena *a, ly_error *err);
+
 /* Inside a return's job, after rcpt->returned is updated: takes back what the returned
  * quantities had contributed (a full return all, a partial one its share). A quest already
  * completed stays completed and keeps its reward (docs/quests.md). */

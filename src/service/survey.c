@@ -274,6 +274,8 @@ static ly_err runAnswer(ly_db *db, void *ctx, ly_error *err)
     memcpy(sa.request_hash, j->hash, 32);
     sa.response = response;
     TRY(ly_db_answer_insert(db, &sa, err));
+    /* In this job: the quest's progress commits with the answer or not at all. */
+    TRY(ly__quests_answered(j->s, db, j->prog, c.id, q->id, at, j->now, j->a, err));
     out->status = 201;
     out->replayed = false;
     out->response = response;
@@ -389,6 +391,10 @@ ly_err ly_service_touchpoints_report(ly_service *s, int days, int min_group, ly_
         if (!row) return oom(err);
         bool observable = t->at + window <= out->horizon;
         bool returned = t->next_deal > 0 && t->next_deal <= t->at + window;
+        if (t->kind == 'e') {
+            row->events++;
+            continue;
+        }
         if (t->kind == 'r') {
             row->receipts++;
             if (t->customer_id) {

@@ -177,6 +177,7 @@ typedef enum ly__stmt_id {
     STMT_QST_FIGURES_POINTS,
     STMT_QST_DEALS,
     STMT_QST_COMPLETED,
+    STMT_QST_BOUGHT_CATEGORY,
     STMT_COUNT
 } ly__stmt_id;
 

@@ -251,3 +251,18 @@ ly_err ly_db_quest_completed(ly_db *db, const char *quest, int64_t customer_id, 
     *out = rc == SQLITE_ROW;
     return stepDone(db, st, rc, err);
 }
+
+ly_err ly_db_quest_bought_category(ly_db *db, int64_t customer_id, const char *category,
+                                   const char *except_receipt_id, bool *out, ly_error *err)
+{
+    sqlite3_stmt *st = ly__stmt(db, STMT_QST_BOUGHT_CATEGORY,
+        "SELECT 1 FROM receipts r JOIN receipt_lines l ON l.receipt = r.id"
+        " WHERE r.customer_id = ?1 AND l.category = ?2 AND r.receipt_id IS NOT ?3 LIMIT 1", err);
+    if (!st) return LY_EIO;
+    if (ly__bind_i64(st, 1, customer_id) || ly__bind_text(st, 2, category) ||
+        ly__bind_text(st, 3, except_receipt_id))
+        return ly__db_fail(db, st, err);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW;
+    return stepDone(db, st, rc, err);
+}

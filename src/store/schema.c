@@ -505,6 +505,12 @@ static const char *const migrations[] = {
     "  receipt_id TEXT PRIMARY KEY,"
     "  touchpoint TEXT NOT NULL"
     ") STRICT, WITHOUT ROWID;",
+
+    /* The touchpoint a custom event came through (issue 6; docs/touchpoints.md). */
+    "CREATE TABLE event_touchpoints ("
+    "  event_id TEXT PRIMARY KEY REFERENCES events(event_id),"
+    "  touchpoint TEXT NOT NULL"
+    ") STRICT, WITHOUT ROWID;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -890,6 +890,12 @@ ly_err ly_db_quest_deals(ly_db *db, ly_time from, ly_time to,
 ly_err ly_db_quest_completed(ly_db *db, const char *quest, int64_t customer_id, ly_time from,
                              ly_time to, bool *out, ly_error *err);
 
+/* Whether a stored receipt of the customer other than except_receipt_id (the business's
+ * id; may be NULL) has a line in category (returned or not, imported history included):
+ * the quest kind "new_category" (docs/quests.md). */
+ly_err ly_db_quest_bought_category(ly_db *db, int64_t customer_id, const char *category,
+                                   const char *except_receipt_id, bool *out, ly_error *err);
+
 /* Stores the customer's streak (inserted or replaced). */
 ly_err ly_db_quest_streak_put(ly_db *db, int64_t customer_id, int64_t week, int64_t length,
                               int64_t best, ly_error *err);
@@ -927,7 +933,7 @@ ly_err ly_db_receipt_touchpoint_put(ly_db *db, const char *receipt_id, const cha
 /* A row of the touchpoint report's input: an answer set (kind 'a') or a receipt carrying a
  * touchpoint (kind 'r'), with the time of the same customer's next receipt after it. */
 typedef struct ly_tp_row {
-    char kind;                 /* 'a' or 'r' */
+    char kind;                 /* 'a' (answer set), 'r' (receipt) or 'e' (custom event) */
     const char *touchpoint;    /* NULL: the answer named none */
     int64_t customer_id;       /* 0: anonymous receipt */
     ly_time at;
@@ -940,6 +946,10 @@ typedef struct ly_tp_row {
  * of the database (0 when empty) in *horizon. */
 ly_err ly_db_touchpoint_rows(ly_db *db, ly_arena *a, ly_tp_row **out, size_t *n,
                              ly_time *horizon, ly_error *err);
+
+/* Stores the touchpoint custom event event_id came through (event_touchpoints). */
+ly_err ly_db_event_touchpoint_put(ly_db *db, const char *event_id, const char *touchpoint,
+                                  ly_error *err);
 
 /* ---------------------------------------------------------------------------------------
  * The program's maturity level (maturity.c; issue 6, engineer M; docs/maturity.md): the

@@ -113,6 +113,20 @@ ly_err ly_db_receipt_touchpoint_put(ly_db *db, const char *receipt_id, const cha
     return e;
 }
 
+ly_err ly_db_event_touchpoint_put(ly_db *db, const char *event_id, const char *touchpoint,
+                                  ly_error *err)
+{
+    sqlite3_stmt *st;
+    TRY(prep(db, "INSERT INTO event_touchpoints (event_id, touchpoint) VALUES (?1, ?2)", &st,
+             err));
+    ly__bind_text(st, 1, event_id);
+    ly__bind_text(st, 2, touchpoint);
+    int rc = sqlite3_step(st);
+    ly_err e = rc == SQLITE_DONE ? LY_OK : ly__db_fail(db, NULL, err);
+    sqlite3_finalize(st);
+    return e;
+}
+
 ly_err ly_db_touchpoint_rows(ly_db *db, ly_arena *a, ly_tp_row **out, size_t *n,
                              ly_time *horizon, ly_error *err)
 {
@@ -133,7 +147,10 @@ ly_err ly_db_touchpoint_rows(ly_db *db, ly_arena *a, ly_tp_row **out, size_t *n,
              " CASE WHEN r.customer_id IS NULL THEN NULL ELSE"
              " (SELECT MIN(q.time) FROM receipts q WHERE q.customer_id = r.customer_id"
              "  AND q.time > r.time) END"
-             " FROM receipt_touchpoints t JOIN receipts r ON r.receipt_id = t.receipt_id",
+             " FROM receipt_touchpoints t JOIN receipts r ON r.receipt_id = t.receipt_id"
+             " UNION ALL "
+             "SELECT 'e', t.touchpoint, e.customer_id, e.at, NULL, NULL, NULL, NULL, NULL"
+             " FROM event_touchpoints t JOIN events e ON e.event_id = t.event_id",
              &st, err));
     size_t cap = 0;
     ly_tp_row *rows = NULL;
