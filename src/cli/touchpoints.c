@@ -19,11 +19,11 @@
 static const char help[] =
     "usage: loyal touchpoints report [--db PATH] [--program PATH] [--days N] [--min-group N] [--json]\n\n"
     "Per touchpoint declared in the program (then any only the data names): answer sets,\n"
-    "receipts and custom events collected there, the identified share of its receipts, NPS (promoters%% -\n"
-    "detractors%%) and CSI (mean score as %% of its scale) with sample sizes, conversion of its\n"
+    "receipts and custom events collected there, the identified share of its receipts, NPS (promoters% -\n"
+    "detractors%) and CSI (mean score as % of its scale) with sample sizes, conversion of its\n"
     "identified receipts to the customer's next deal within --days (default 30), and the return\n"
     "rate (a deal within --days after answering) of NPS detractors (0-6) against promoters\n"
-    "(9-10) with a 95%% interval for the difference. A touchpoint whose whole interval is below\n"
+    "(9-10) with a 95% interval for the difference. A touchpoint whose whole interval is below\n"
     "zero is flagged: low scores there predict churn. Groups smaller than --min-group (default\n"
     "10) get no interval. Exit 0 (flags are data, not errors).\n";
 
