@@ -34,7 +34,7 @@ static void usage(FILE *f)
                "Loyal runs a loyalty program: tills call its API at checkout to identify\n"
                "customers, price receipts, earn and redeem points and take returns.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
+        fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].what);
     fprintf(f, "\n'loyal COMMAND --help' describes each command.\n"
                "Exit codes: 0 ok, 1 a problem was found, 2 usage, 3 bad input data,\n"
                "4 storage or system error.\n");
