@@ -778,10 +778,15 @@ static bool anyRepeat(const ly_clv_customer *cs, size_t n)
     return false;
 }
 
-ly_err ly_bgnbd_fit(const ly_clv_customer *customers, size_t n, ly_bgnbd *out, ly_error *err)
+/* The fit both frequency models share: checks, the data made once, the optimizer from a
+ * data-scaled start (the last parameter starts at the mean T when scale_last: Pareto/NBD's
+ * beta), and the four parameters back from log space into p. *fit is written only on
+ * success. */
+static ly_err fitFrequency(const ly_clv_customer *customers, size_t n,
+                           double (*objective)(const double *, double *, void *), bool analytic,
+                           size_t scratch, bool scale_last, const char *model, double p[4],
+                           ly_clv_fit_info *fit, ly_error *err)
 {
-    if (!out)
-        return ly_error_set(err, LY_EINVAL, "invalid_argument", NULL, "no output");
     ly_err rc = checkAll(customers, n, err);
     if (rc != LY_OK)
         return rc;
@@ -789,22 +794,36 @@ ly_err ly_bgnbd_fit(const ly_clv_customer *customers, size_t n, ly_bgnbd *out, l
         return ly_error_set(err, LY_EUNPROCESSABLE, "no_repeat_purchases", NULL,
                             "no customer made a repeat purchase: nothing to estimate");
     clvData d;
-    if ((rc = dataMake(&d, customers, n, false, true, BG_SCRATCH, err)) != LY_OK)
+    if ((rc = dataMake(&d, customers, n, false, true, scratch, err)) != LY_OK)
         return rc;
-    opt o = {.f = bgObjective, .ctx = &d, .dim = 4, .analytic = true};
-    double th[4] = {0.0, -log(startRate(&d)), 0.0, 0.0};
+    opt o = {.f = objective, .ctx = &d, .dim = 4, .analytic = analytic};
+    double th[4] = {0.0, -log(startRate(&d)), 0.0, scale_last ? log(meanT(&d)) : 0.0};
     ly_clv_fit_info info;
     bool ok = optimize(&o, th, &info);
     dataFree(&d);
     if (!ok)
-        return fitFailed(err, "BG/NBD");
-    out->r = exp(th[0]);
-    out->alpha = exp(th[1]);
-    out->a = exp(th[2]);
-    out->b = exp(th[3]);
-    out->fit = info;
-    out->fit.n = n;
-    out->fit.evaluations = o.evals;
+        return fitFailed(err, model);
+    for (int i = 0; i < 4; i++)
+        p[i] = exp(th[i]);
+    *fit = info;
+    fit->n = n;
+    fit->evaluations = o.evals;
+    return LY_OK;
+}
+
+ly_err ly_bgnbd_fit(const ly_clv_customer *customers, size_t n, ly_bgnbd *out, ly_error *err)
+{
+    if (!out)
+        return ly_error_set(err, LY_EINVAL, "invalid_argument", NULL, "no output");
+    double p[4];
+    ly_err rc = fitFrequency(customers, n, bgObjective, true, BG_SCRATCH, false, "BG/NBD", p,
+                             &out->fit, err);
+    if (rc != LY_OK)
+        return rc;
+    out->r = p[0];
+    out->alpha = p[1];
+    out->a = p[2];
+    out->b = p[3];
     return LY_OK;
 }
 
@@ -946,29 +965,15 @@ ly_err ly_pnbd_fit(const ly_clv_customer *customers, size_t n, ly_pnbd *out, ly_
 {
     if (!out)
         return ly_error_set(err, LY_EINVAL, "invalid_argument", NULL, "no output");
-    ly_err rc = checkAll(customers, n, err);
+    double p[4];
+    ly_err rc = fitFrequency(customers, n, pnObjective, false, PN_SCRATCH, true, "Pareto/NBD", p,
+                             &out->fit, err);
     if (rc != LY_OK)
         return rc;
-    if (!anyRepeat(customers, n))
-        return ly_error_set(err, LY_EUNPROCESSABLE, "no_repeat_purchases", NULL,
-                            "no customer made a repeat purchase: nothing to estimate");
-    clvData d;
-    if ((rc = dataMake(&d, customers, n, false, true, PN_SCRATCH, err)) != LY_OK)
-        return rc;
-    opt o = {.f = pnObjective, .ctx = &d, .dim = 4, .analytic = false};
-    double th[4] = {0.0, -log(startRate(&d)), 0.0, log(meanT(&d))};
-    ly_clv_fit_info info;
-    bool ok = optimize(&o, th, &info);
-    dataFree(&d);
-    if (!ok)
-        return fitFailed(err, "Pareto/NBD");
-    out->r = exp(th[0]);
-    out->alpha = exp(th[1]);
-    out->s = exp(th[2]);
-    out->beta = exp(th[3]);
-    out->fit = info;
-    out->fit.n = n;
-    out->fit.evaluations = o.evals;
+    out->r = p[0];
+    out->alpha = p[1];
+    out->s = p[2];
+    out->beta = p[3];
     return LY_OK;
 }
 

@@ -120,16 +120,6 @@ static bool parseLevel(const char *s, double *out)
     return true;
 }
 
-static bool parseInt(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
 /* A number in 0..hi (a fraction for most options). */
 static bool parseFraction(const char *s, double hi, double *out)
 {
@@ -234,33 +224,6 @@ static int readJobs(const char *path, ly_arena *a, ly_an_job **out, size_t *n)
     return code;
 }
 
-/* --map FIELD=COLUMN,...: appends pairs to map (strings in the arena). */
-static bool mapParse(const char *arg, ly_arena *a, const char ***map, size_t *n, size_t *cap)
-{
-    char *copy = ly_arena_strdup(a, arg);
-    if (!copy) return false;
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '=');
-        if (!eq || eq == tok || !eq[1]) {
-            fprintf(stderr, "loyal analyze: --map takes FIELD=COLUMN, not '%s'\n", tok);
-            return false;
-        }
-        *eq = 0;
-        if (*n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 16;
-            const char **v = ly_arena_alloc(a, 2 * nc * sizeof *v);
-            if (!v) return false;
-            if (*n) memcpy(v, *map, 2 * *n * sizeof *v);
-            *map = v;
-            *cap = nc;
-        }
-        (*map)[2 * *n] = tok;
-        (*map)[2 * *n + 1] = eq + 1;
-        (*n)++;
-    }
-    return true;
-}
-
 int ly_cli_analyze(int argc, char **argv)
 {
     enum {
@@ -347,7 +310,7 @@ int ly_cli_analyze(int argc, char **argv)
             }
             break;
         case O_MAP:
-            if (!mapParse(optarg, &arena, &map, &n_map, &map_cap)) code = LY_EXIT_USAGE;
+            if (!ly__cli_map_parse("analyze", optarg, &arena, &map, &n_map, &map_cap)) code = LY_EXIT_USAGE;
             break;
         case O_DELIM:
             if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0) co.delimiter = '\t';
@@ -358,7 +321,7 @@ int ly_cli_analyze(int argc, char **argv)
             }
             break;
         case O_MINOR:
-            if (!parseInt(optarg, 0, 6, &v)) {
+            if (!ly__cli_parse_long(optarg, 0, 6, &v)) {
                 fprintf(stderr, "loyal analyze: --minor-units takes 0..6\n");
                 code = LY_EXIT_USAGE;
             }
@@ -373,7 +336,7 @@ int ly_cli_analyze(int argc, char **argv)
             ao.as_of_set = true;
             break;
         case O_ADDON:
-            if (!parseInt(optarg, 0, 3650, &v)) {
+            if (!ly__cli_parse_long(optarg, 0, 3650, &v)) {
                 fprintf(stderr, "loyal analyze: --addon-days takes 0..3650 days\n");
                 code = LY_EXIT_USAGE;
             }
@@ -394,7 +357,7 @@ int ly_cli_analyze(int argc, char **argv)
             break;
         }
         case O_LOYALMIN:
-            if (!parseInt(optarg, 1, 1000000000, &v)) {
+            if (!ly__cli_parse_long(optarg, 1, 1000000000, &v)) {
                 fprintf(stderr, "loyal analyze: --loyalty-min takes a count >= 1\n");
                 code = LY_EXIT_USAGE;
             }
@@ -421,7 +384,7 @@ int ly_cli_analyze(int argc, char **argv)
             break;
         case O_PNBD: clo.fit_pnbd = true; break;
         case O_HORIZON:
-            if (!parseInt(optarg, 1, 5200, &v)) {
+            if (!ly__cli_parse_long(optarg, 1, 5200, &v)) {
                 fprintf(stderr, "loyal analyze: --horizon-weeks takes 1..5200\n");
                 code = LY_EXIT_USAGE;
             }
@@ -452,14 +415,14 @@ int ly_cli_analyze(int argc, char **argv)
             }
             break;
         case O_MINLEN:
-            if (!parseInt(optarg, 1, 100, &v)) {
+            if (!ly__cli_parse_long(optarg, 1, 100, &v)) {
                 fprintf(stderr, "loyal analyze: --min-len takes 1..100\n");
                 code = LY_EXIT_USAGE;
             }
             aso.min_len = (unsigned)v;
             break;
         case O_MAXRULES:
-            if (!parseInt(optarg, 0, 100000000, &v)) {
+            if (!ly__cli_parse_long(optarg, 0, 100000000, &v)) {
                 fprintf(stderr, "loyal analyze: --max-rules takes a count (0 = all)\n");
                 code = LY_EXIT_USAGE;
             }

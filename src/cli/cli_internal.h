@@ -9,6 +9,14 @@
 /* Prints "loyal CMD: field: message (code)" to stderr; returns the exit code for the error. */
 int ly__cli_fail(const char *cmd, const ly_error *err);
 
+/* A decimal integer in lo..hi, the whole string; false otherwise. */
+bool ly__cli_parse_long(const char *s, long lo, long hi, long *out);
+
+/* --map FIELD=COLUMN,...: appends the pairs to *map (2 strings a pair, in the arena), growing
+ * it by doubling. False (after printing "loyal CMD: ...") on a malformed pair or no memory. */
+bool ly__cli_map_parse(const char *cmd, const char *arg, ly_arena *a, const char ***map, size_t *n,
+                       size_t *cap);
+
 struct ly_source;
 struct ly_an_csv_options;
 struct ly_store;

@@ -45,6 +45,43 @@ int ly__cli_fail(const char *cmd, const ly_error *err)
     }
 }
 
+bool ly__cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+bool ly__cli_map_parse(const char *cmd, const char *arg, ly_arena *a, const char ***map, size_t *n,
+                       size_t *cap)
+{
+    char *copy = ly_arena_strdup(a, arg);
+    if (!copy) return false;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || !eq[1]) {
+            fprintf(stderr, "loyal %s: --map takes FIELD=COLUMN, not '%s'\n", cmd, tok);
+            return false;
+        }
+        *eq = 0;
+        if (*n == *cap) {
+            size_t nc = *cap ? *cap * 2 : 16;
+            const char **v = ly_arena_alloc(a, 2 * nc * sizeof *v);
+            if (!v) return false;
+            if (*n) memcpy(v, *map, 2 * *n * sizeof *v);
+            *map = v;
+            *cap = nc;
+        }
+        (*map)[2 * *n] = tok;
+        (*map)[2 * *n + 1] = eq + 1;
+        (*n)++;
+    }
+    return true;
+}
+
 int ly__cli_open_receipts(const char *cmd, const char *file, const char *db,
                           const ly_an_csv_options *opt, bool sort, ly__cli_input *out)
 {

@@ -42,42 +42,6 @@ static void usage(FILE *f)
             "  --quiet               no summary on standard error\n");
 }
 
-static bool parseInt(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
-static bool mapParse(const char *arg, ly_arena *a, const char ***map, size_t *n, size_t *cap)
-{
-    char *copy = ly_arena_strdup(a, arg);
-    if (!copy) return false;
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '=');
-        if (!eq || eq == tok || !eq[1]) {
-            fprintf(stderr, "loyal offers: --map takes FIELD=COLUMN, not '%s'\n", tok);
-            return false;
-        }
-        *eq = 0;
-        if (*n == *cap) {
-            size_t nc = *cap ? *cap * 2 : 16;
-            const char **v = ly_arena_alloc(a, 2 * nc * sizeof *v);
-            if (!v) return false;
-            if (*n) memcpy(v, *map, 2 * *n * sizeof *v);
-            *map = v;
-            *cap = nc;
-        }
-        (*map)[2 * *n] = tok;
-        (*map)[2 * *n + 1] = eq + 1;
-        (*n)++;
-    }
-    return true;
-}
-
 static int writeJson(json_t *j, const char *path)
 {
     if (!j) {
@@ -178,7 +142,7 @@ int ly_cli_offers(int argc, char **argv)
             }
             break;
         case O_MAP:
-            if (!mapParse(optarg, &arena, &map, &n_map, &map_cap)) code = LY_EXIT_USAGE;
+            if (!ly__cli_map_parse("offers", optarg, &arena, &map, &n_map, &map_cap)) code = LY_EXIT_USAGE;
             break;
         case O_DELIM:
             if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0) co.delimiter = '\t';
@@ -238,7 +202,7 @@ int ly_cli_offers(int argc, char **argv)
         default: code = LY_EXIT_USAGE; break;
         }
         if (!dst || code >= 0) continue;
-        if (!parseInt(optarg, lo, hi, dst)) {
+        if (!ly__cli_parse_long(optarg, lo, hi, dst)) {
             fprintf(stderr, "loyal offers: --%s takes an integer %ld..%ld, not '%s'\n",
                     li >= 0 ? opts[li].name : "?", lo, hi, optarg);
             code = LY_EXIT_USAGE;
