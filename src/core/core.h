@@ -94,6 +94,21 @@ char *ly_arena_printf(ly_arena *a, const char *fmt, ...) __attribute__((format(p
 void ly_arena_free(ly_arena *a);
 
 /* ---------------------------------------------------------------------------------------
+ * Text: a growing, NUL-terminated string in malloc'd memory (for /metrics pages and the
+ * like). Starts zeroed (`ly_text t = {0};`); on out of memory it stops growing and sets
+ * failed, so a caller checks once at the end. The caller frees s.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct ly_text {
+    char *s;
+    size_t len, cap;
+    bool failed;
+} ly_text;
+
+/* Appends printf-formatted text. */
+void ly_text_addf(ly_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------------------------------------
  * Integer arithmetic with explicit rounding
  * ------------------------------------------------------------------------------------- */
 

@@ -430,59 +430,24 @@ void ly_delivery_worker_stop(ly_delivery_worker *w)
  * /metrics
  * ------------------------------------------------------------------------------------- */
 
-typedef struct text {
-    char *s;
-    size_t len, cap;
-    bool failed;
-} text;
-
-static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(text *t, const char *fmt, ...)
+static void counter(ly_text *t, const char *name, const char *help, uint64_t v)
 {
-    if (t->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = true;
-            return;
-        }
-        if (t->s && (size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap * 2 : 4096;
-        while (cap < t->len + (size_t)n + 1) cap *= 2;
-        char *s = realloc(t->s, cap);
-        if (!s) {
-            t->failed = true;
-            return;
-        }
-        t->s = s;
-        t->cap = cap;
-    }
-}
-
-static void counter(text *t, const char *name, const char *help, uint64_t v)
-{
-    add(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+    ly_text_addf(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
         (unsigned long long)v);
 }
 
 char *ly_delivery_metrics_text(ly_store *s)
 {
-    text t = {0};
+    ly_text t = {0};
     ly_error err;
     ly_error_clear(&err);
     int64_t counts[LY_MSG_STATE_COUNT];
     ly_db *db = s ? ly_store_reader(s, &err) : NULL;
     if (db && ly_db_outbox_counts(db, counts, &err) == LY_OK) {
-        add(&t, "# HELP loyal_outbox_messages Messages in the outbox, by state.\n"
+        ly_text_addf(&t, "# HELP loyal_outbox_messages Messages in the outbox, by state.\n"
                 "# TYPE loyal_outbox_messages gauge\n");
         for (int i = 0; i < LY_MSG_STATE_COUNT; i++)
-            add(&t, "loyal_outbox_messages{state=\"%s\"} %lld\n",
+            ly_text_addf(&t, "loyal_outbox_messages{state=\"%s\"} %lld\n",
                 ly_msg_state_name((ly_msg_state)i), (long long)counts[i]);
     }
     ly_delivery_stats st;
@@ -499,31 +464,31 @@ char *ly_delivery_metrics_text(ly_store *s)
     counter(&t, "loyal_delivery_cost_total",
             "Cost of the delivered messages, in minor units of the currency.", st.cost);
 
-    add(&t, "# HELP loyal_delivery_attempt_duration_seconds Time of one attempt in its "
+    ly_text_addf(&t, "# HELP loyal_delivery_attempt_duration_seconds Time of one attempt in its "
             "adapter.\n# TYPE loyal_delivery_attempt_duration_seconds histogram\n");
     uint64_t cum = 0;
     for (size_t i = 0; i < HIST - 1; i++) {
         cum += st.attempt_hist[i];
-        add(&t, "loyal_delivery_attempt_duration_seconds_bucket{le=\"%s\"} %llu\n",
+        ly_text_addf(&t, "loyal_delivery_attempt_duration_seconds_bucket{le=\"%s\"} %llu\n",
             attemptBucketLabel[i], (unsigned long long)cum);
     }
     cum += st.attempt_hist[HIST - 1];
-    add(&t, "loyal_delivery_attempt_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+    ly_text_addf(&t, "loyal_delivery_attempt_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
             "loyal_delivery_attempt_duration_seconds_sum %llu.%06llu\n"
             "loyal_delivery_attempt_duration_seconds_count %llu\n",
         (unsigned long long)cum, (unsigned long long)(st.attempt_usec / 1000000),
         (unsigned long long)(st.attempt_usec % 1000000), (unsigned long long)cum);
 
-    add(&t, "# HELP loyal_delivery_latency_seconds From a message's creation to its "
+    ly_text_addf(&t, "# HELP loyal_delivery_latency_seconds From a message's creation to its "
             "delivery.\n# TYPE loyal_delivery_latency_seconds histogram\n");
     cum = 0;
     for (size_t i = 0; i < HIST - 1; i++) {
         cum += st.latency_hist[i];
-        add(&t, "loyal_delivery_latency_seconds_bucket{le=\"%llu\"} %llu\n",
+        ly_text_addf(&t, "loyal_delivery_latency_seconds_bucket{le=\"%llu\"} %llu\n",
             (unsigned long long)latencyBucketSec[i], (unsigned long long)cum);
     }
     cum += st.latency_hist[HIST - 1];
-    add(&t, "loyal_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+    ly_text_addf(&t, "loyal_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
             "loyal_delivery_latency_seconds_sum %llu\n"
             "loyal_delivery_latency_seconds_count %llu\n",
         (unsigned long long)cum, (unsigned long long)st.latency_sec, (unsigned long long)cum);

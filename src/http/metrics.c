@@ -42,42 +42,6 @@ void ly__metrics_request(ly__metrics *m, ly__route_id route, int status, uint64_
     atomic_fetch_add_explicit(&m->duration_usec[route], usec, memory_order_relaxed);
 }
 
-/* A growing text in malloc'd memory; on OOM it stops growing and remembers. */
-typedef struct text {
-    char *s;
-    size_t len, cap;
-    bool failed;
-} text;
-
-static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add(text *t, const char *fmt, ...)
-{
-    if (t->failed) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->failed = true;
-            return;
-        }
-        if (t->s && (size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap * 2 : 8192;
-        while (cap < t->len + (size_t)n + 1) cap *= 2;
-        char *s = realloc(t->s, cap);
-        if (!s) {
-            t->failed = true;
-            return;
-        }
-        t->s = s;
-        t->cap = cap;
-    }
-}
-
 static const char *routeLabel(size_t route)
 {
     const ly__route *rt = ly__route_get((ly__route_id)route);
@@ -88,8 +52,8 @@ static uint64_t load(_Atomic uint64_t *x) { return atomic_load_explicit(x, memor
 
 char *ly__metrics_render(ly__metrics *m, ly_store *store, ly_arena *a)
 {
-    text t = {0};
-    add(&t, "# HELP loyal_http_requests_total HTTP requests answered, by route and status.\n"
+    ly_text t = {0};
+    ly_text_addf(&t, "# HELP loyal_http_requests_total HTTP requests answered, by route and status.\n"
             "# TYPE loyal_http_requests_total counter\n");
     for (size_t r = 0; r <= LY_ROUTE_COUNT; r++) {
         for (size_t s = 0; s < LY__STATUS_SLOTS; s++) {
@@ -98,12 +62,12 @@ char *ly__metrics_render(ly__metrics *m, ly_store *store, ly_arena *a)
             char status[8];
             if (s < LY__STATUS_SLOTS - 1) snprintf(status, sizeof status, "%d", statuses[s]);
             else snprintf(status, sizeof status, "other");
-            add(&t, "loyal_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
+            ly_text_addf(&t, "loyal_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
                 routeLabel(r), status, (unsigned long long)n);
         }
     }
 
-    add(&t, "# HELP loyal_http_request_duration_seconds Time from the request's headers to "
+    ly_text_addf(&t, "# HELP loyal_http_request_duration_seconds Time from the request's headers to "
             "its response being queued.\n"
             "# TYPE loyal_http_request_duration_seconds histogram\n");
     for (size_t r = 0; r <= LY_ROUTE_COUNT; r++) {
@@ -114,18 +78,18 @@ char *ly__metrics_render(ly__metrics *m, ly_store *store, ly_arena *a)
         uint64_t cum = 0;
         for (size_t b = 0; b < LY__DURATION_BUCKETS; b++) {
             cum += counts[b];
-            add(&t, "loyal_http_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} %llu\n",
+            ly_text_addf(&t, "loyal_http_request_duration_seconds_bucket{route=\"%s\",le=\"%s\"} %llu\n",
                 label, bucketLabel[b], (unsigned long long)cum);
         }
         uint64_t usec = load(&m->duration_usec[r]);
-        add(&t, "loyal_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+        ly_text_addf(&t, "loyal_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
                 "loyal_http_request_duration_seconds_sum{route=\"%s\"} %llu.%06llu\n"
                 "loyal_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
             label, (unsigned long long)total, label, (unsigned long long)(usec / 1000000),
             (unsigned long long)(usec % 1000000), label, (unsigned long long)total);
     }
 
-    add(&t, "# HELP loyal_receipts_confirmed_total Receipts confirmed (retries not counted).\n"
+    ly_text_addf(&t, "# HELP loyal_receipts_confirmed_total Receipts confirmed (retries not counted).\n"
             "# TYPE loyal_receipts_confirmed_total counter\n"
             "loyal_receipts_confirmed_total %llu\n"
             "# HELP loyal_returns_total Returns taken (retries not counted).\n"
@@ -136,7 +100,7 @@ char *ly__metrics_render(ly__metrics *m, ly_store *store, ly_arena *a)
     ly_store_stats st;
     memset(&st, 0, sizeof st);
     if (store) ly_store_stats_get(store, &st);
-    add(&t, "# HELP loyal_store_commits_total Group commits of the store's writer.\n"
+    ly_text_addf(&t, "# HELP loyal_store_commits_total Group commits of the store's writer.\n"
             "# TYPE loyal_store_commits_total counter\n"
             "loyal_store_commits_total %llu\n"
             "# HELP loyal_store_jobs_total Write jobs run by the store's writer.\n"
@@ -151,16 +115,16 @@ char *ly__metrics_render(ly__metrics *m, ly_store *store, ly_arena *a)
         (unsigned long long)st.commits, (unsigned long long)st.jobs,
         (unsigned long long)st.jobs_failed, (unsigned long long)(st.commit_usec_total / 1000000),
         (unsigned long long)(st.commit_usec_total % 1000000));
-    add(&t, "# HELP loyal_store_commit_batch_size Write jobs per group commit.\n"
+    ly_text_addf(&t, "# HELP loyal_store_commit_batch_size Write jobs per group commit.\n"
             "# TYPE loyal_store_commit_batch_size histogram\n");
     size_t nb = sizeof st.batch_hist / sizeof st.batch_hist[0];
     uint64_t cum = 0;
     for (size_t i = 0; i < nb; i++) {
         cum += st.batch_hist[i];
-        add(&t, "loyal_store_commit_batch_size_bucket{le=\"%llu\"} %llu\n",
+        ly_text_addf(&t, "loyal_store_commit_batch_size_bucket{le=\"%llu\"} %llu\n",
             (unsigned long long)1 << i, (unsigned long long)cum);
     }
-    add(&t, "loyal_store_commit_batch_size_bucket{le=\"+Inf\"} %llu\n"
+    ly_text_addf(&t, "loyal_store_commit_batch_size_bucket{le=\"+Inf\"} %llu\n"
             "loyal_store_commit_batch_size_sum %llu\n"
             "loyal_store_commit_batch_size_count %llu\n",
         (unsigned long long)cum, (unsigned long long)st.jobs, (unsigned long long)cum);
@@ -168,13 +132,13 @@ char *ly__metrics_render(ly__metrics *m, ly_store *store, ly_arena *a)
     /* Delivery and the outbox (docs/delivery.md): messages by state, deliveries, failures,
      * retries, dead letters, latency. */
     char *delivery = ly_delivery_metrics_text(store);
-    if (delivery) add(&t, "%s", delivery);
+    if (delivery) ly_text_addf(&t, "%s", delivery);
     free(delivery);
 
     /* Triggers (docs/triggers.md): steps reached by group, suppressions, and the conversion
      * figures of the latest uplift report built by this process. */
     char *triggers = ly_triggers_metrics_text();
-    if (triggers) add(&t, "%s", triggers);
+    if (triggers) ly_text_addf(&t, "%s", triggers);
     free(triggers);
 
     char *out = NULL;
