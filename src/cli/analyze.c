@@ -303,22 +303,13 @@ int ly_cli_analyze(int argc, char **argv)
         switch (c) {
         case O_DB: db = optarg; db_given = true; break;
         case O_LAYOUT:
-            if (!ly_an_layout_parse(optarg, &co.layout)) {
-                fprintf(stderr, "loyal analyze: unknown layout '%s' (loyal, online_retail, cdnow, "
-                                "cdnow_sample, baskets)\n", optarg);
-                code = LY_EXIT_USAGE;
-            }
+            if (!ly__cli_layout_parse("analyze", optarg, &co)) code = LY_EXIT_USAGE;
             break;
         case O_MAP:
             if (!ly__cli_map_parse("analyze", optarg, &arena, &map, &n_map, &map_cap)) code = LY_EXIT_USAGE;
             break;
         case O_DELIM:
-            if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0) co.delimiter = '\t';
-            else if (strlen(optarg) == 1 && !strchr("\"\r\n", optarg[0])) co.delimiter = optarg[0];
-            else {
-                fprintf(stderr, "loyal analyze: --delimiter takes one character (not '\"'), or 'tab'\n");
-                code = LY_EXIT_USAGE;
-            }
+            if (!ly__cli_delimiter_parse("analyze", optarg, &co)) code = LY_EXIT_USAGE;
             break;
         case O_MINOR:
             if (!ly__cli_parse_long(optarg, 0, 6, &v)) {

@@ -19,6 +19,11 @@ bool ly__cli_map_parse(const char *cmd, const char *arg, ly_arena *a, const char
 
 struct ly_source;
 struct ly_an_csv_options;
+
+/* --layout and --delimiter of the commands that read CSV exports (analyze, offers): set in
+ * *opt; false after printing "loyal CMD: ..." for a value that is not one. */
+bool ly__cli_layout_parse(const char *cmd, const char *arg, struct ly_an_csv_options *opt);
+bool ly__cli_delimiter_parse(const char *cmd, const char *arg, struct ly_an_csv_options *opt);
 struct ly_store;
 
 /* The receipts a command analyses (analyze, offers): the CSV file (a path, or "-" for

@@ -82,6 +82,25 @@ bool ly__cli_map_parse(const char *cmd, const char *arg, ly_arena *a, const char
     return true;
 }
 
+bool ly__cli_layout_parse(const char *cmd, const char *arg, ly_an_csv_options *opt)
+{
+    if (ly_an_layout_parse(arg, &opt->layout)) return true;
+    fprintf(stderr, "loyal %s: unknown layout '%s' (loyal, online_retail, cdnow, cdnow_sample, "
+                    "baskets)\n", cmd, arg);
+    return false;
+}
+
+bool ly__cli_delimiter_parse(const char *cmd, const char *arg, ly_an_csv_options *opt)
+{
+    if (strcmp(arg, "tab") == 0 || strcmp(arg, "\\t") == 0) opt->delimiter = '\t';
+    else if (strlen(arg) == 1 && !strchr("\"\r\n", arg[0])) opt->delimiter = arg[0];
+    else {
+        fprintf(stderr, "loyal %s: --delimiter takes one character (not '\"'), or 'tab'\n", cmd);
+        return false;
+    }
+    return true;
+}
+
 int ly__cli_open_receipts(const char *cmd, const char *file, const char *db,
                           const ly_an_csv_options *opt, bool sort, ly__cli_input *out)
 {

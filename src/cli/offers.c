@@ -135,22 +135,13 @@ int ly_cli_offers(int argc, char **argv)
         switch (c) {
         case O_DB: db = optarg; break;
         case O_LAYOUT:
-            if (!ly_an_layout_parse(optarg, &co.layout)) {
-                fprintf(stderr, "loyal offers: unknown layout '%s' (loyal, online_retail, cdnow, "
-                                "cdnow_sample)\n", optarg);
-                code = LY_EXIT_USAGE;
-            }
+            if (!ly__cli_layout_parse("offers", optarg, &co)) code = LY_EXIT_USAGE;
             break;
         case O_MAP:
             if (!ly__cli_map_parse("offers", optarg, &arena, &map, &n_map, &map_cap)) code = LY_EXIT_USAGE;
             break;
         case O_DELIM:
-            if (strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0) co.delimiter = '\t';
-            else if (strlen(optarg) == 1 && !strchr("\"\r\n", optarg[0])) co.delimiter = optarg[0];
-            else {
-                fprintf(stderr, "loyal offers: --delimiter takes one character (not '\"'), or 'tab'\n");
-                code = LY_EXIT_USAGE;
-            }
+            if (!ly__cli_delimiter_parse("offers", optarg, &co)) code = LY_EXIT_USAGE;
             break;
         case O_SORT: sort = true; break;
         case O_SPLIT:
