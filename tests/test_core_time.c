@@ -61,6 +61,15 @@ static void date_parse_checks_the_calendar(void **state)
                          "2026-01-00", "2026-1-01", "26-01-01", "2026-01-01T", "2026/01/01",
                          "", " 2026-01-01", NULL};
     for (int i = 0; bad[i]; i++) assert_false(ly_date_parse(bad[i], &d));
+    /* Formatting is parsing's inverse, before 1970 too. */
+    const char *good[] = {"1970-01-01", "2024-02-29", "1969-12-31", "0999-03-01", "2026-12-01",
+                          NULL};
+    for (int i = 0; good[i]; i++) {
+        char buf[16];
+        assert_true(ly_date_parse(good[i], &d));
+        ly_date_format(d, buf, sizeof buf);
+        assert_string_equal(buf, good[i]);
+    }
 }
 
 static void time_parse_accepts_rfc3339_with_an_offset(void **state)

@@ -553,6 +553,36 @@ static void a_held_out_customer_is_not_offered_the_quest_and_the_report_compares
     assert_true(h->holdout_deals * (double)held > (double)held_deals - 1e-9 &&
                 h->holdout_deals * (double)held < (double)held_deals + 1e-9);
     assert_true(h->uplift_lo <= h->uplift && h->uplift <= h->uplift_hi);
+
+    /* `loyal quests report --json` (and its alias under `loyal report`) prints the same
+     * figures. */
+    tl_run r;
+    tl_loyal(&r, NULL, "report", "quests", "--db", f->db, "--program", f->program, "--from",
+             "2026-11-01", "--to", "2026-11-30", "--json", NULL);
+    if (r.code != 0) fail_msg("loyal report quests: exit %d: %s", r.code, r.err);
+    json_t *js = tl_json_parse(r.out);
+    assert_string_equal(tl_json_str(js, "from"), "2026-11-01");
+    assert_string_equal(tl_json_str(js, "to"), "2026-11-30");
+    json_t *list = json_object_get(js, "quests");
+    assert_int_equal(json_array_size(list), n);
+    json_t *jh = NULL, *j3 = NULL;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *q = json_array_get(list, i);
+        if (strcmp(tl_json_str(q, "id"), "hold") == 0) jh = q;
+        if (strcmp(tl_json_str(q, "id"), "three") == 0) j3 = q;
+    }
+    assert_non_null(jh);
+    assert_non_null(j3);
+    assert_int_equal(tl_json_int(jh, "started"), treated);
+    assert_int_equal(tl_json_int(jh, "points"), 5 * treated);
+    assert_int_equal(tl_json_int(jh, "holdout.offered_n"), treated);
+    assert_int_equal(tl_json_int(jh, "holdout.held_out_n"), held);
+    double dj = json_real_value(tl_json_at(jh, "holdout.difference"));
+    assert_true(dj > h->uplift - 1e-9 && dj < h->uplift + 1e-9);
+    assert_false(json_is_true(json_object_get(j3, "compared")));
+    assert_null(json_object_get(j3, "holdout"));
+    json_decref(js);
+    tl_run_free(&r);
     ly_program_free(&prog);
 }
 

@@ -518,6 +518,22 @@ static void table_escapes_cells_and_aligns_numbers(void **state)
  * (b) The full report from the fixture
  * ------------------------------------------------------------------------------------- */
 
+/* The "maturity" section as `loyal maturity --json` writes it (docs/maturity.md), with
+ * characters that must be escaped in the evidence. */
+static const char MATURITY[] =
+    "{\"overall\": 3, \"lowest\": 2, \"note\": \"4 of 5 blocks at level 3 or above; below it: gamification at 2\","
+    " \"blocks\": ["
+    "{\"block\": \"rewards\", \"name\": \"Rewards\", \"level\": 4, \"evidence\": \"tiers: 3; club: declared\"},"
+    "{\"block\": \"data\", \"name\": \"Data collection and analysis\", \"level\": 3,"
+    " \"evidence\": \"receipts: 40, identified: 34 (85.00%)\", \"lift\": \"identify at least 95% of receipts\"},"
+    "{\"block\": \"triggers\", \"name\": \"Trigger communications\", \"level\": 3,"
+    " \"evidence\": \"uplift <first steps> & hold-outs\", \"lift\": \"prove an uplift\"},"
+    "{\"block\": \"customisation\", \"name\": \"Customisation\", \"level\": 3, \"evidence\": \"rules: 1\","
+    " \"lift\": \"send the look-alike personal offers\"},"
+    "{\"block\": \"gamification\", \"name\": \"Gamification\", \"level\": 2, \"evidence\": \"quests: 0\","
+    " \"lift\": \"declare a quest (quests)\"}],"
+    " \"facts\": {\"receipts\": 40}}";
+
 static json_t *loadFixture(void)
 {
     char *path = tl_source_path("tests/data/report_fixture.json");
@@ -525,7 +541,29 @@ static json_t *loadFixture(void)
     json_t *doc = json_load_file(path, 0, &je);
     if (!doc) fail_msg("%s: %s (line %d)", path, je.text, je.line);
     free(path);
+    json_t *m = json_loads(MATURITY, 0, &je);
+    if (!m) fail_msg("maturity: %s", je.text);
+    json_object_set_new(doc, "maturity", m);
     return doc;
+}
+
+/* The maturity section: the overall level, the bar chart of the five blocks and the table,
+ * evidence escaped, linked from the contents. */
+static void assertMaturity(const char *html)
+{
+    const char *sec = strstr(html, "<section id=\"maturity\">");
+    if (!sec) fail_msg("no maturity section");
+    assert_non_null(strstr(html, "<a href=\"#maturity\">Program maturity</a>"));
+    assert_non_null(strstr(sec, "Overall level: <strong>3</strong> of 4"));
+    char *chart = chartOf(sec, "maturity-levels");
+    if (!chart) fail_msg("no maturity chart");
+    assert_int_equal(occurrences(chart, "class=\"bar\""), 5);
+    free(chart);
+    const char *table = strstr(sec, "id=\"maturity-blocks\"");
+    assert_non_null(table);
+    assert_int_equal(occurrences(table, "<tr>"), 6); /* head and five blocks */
+    assert_non_null(strstr(table, "uplift &lt;first steps&gt; &amp; hold-outs"));
+    assert_non_null(strstr(table, "(highest level)"));
 }
 
 static char *render(const json_t *doc)
@@ -618,6 +656,7 @@ static void full_report_has_every_required_chart(void **state)
     assert_non_null(strstr(html, "@media print"));
     assert_non_null(strstr(html, "break-before:page"));
     assert_non_null(strstr(html, "print-color-adjust:exact"));
+    assertMaturity(html);
     /* Reproducible: the same bytes again. */
     char *again = render(doc);
     assert_string_equal(html, again);
@@ -641,6 +680,8 @@ static void absent_sections_are_skipped(void **state)
     assert_null(strstr(html, "data-section=\"rfm\""));
     assert_null(strstr(html, "chart-return-curve"));
     assert_null(strstr(html, "href=\"#sec-rfm\""));
+    assert_null(strstr(html, "id=\"maturity\""));
+    assert_null(strstr(html, "href=\"#maturity\""));
     assert_non_null(strstr(html, "<span class=\"sec-no\">1</span>"));
     free(html);
     json_decref(only);
@@ -677,6 +718,7 @@ static void mistyped_fields_never_break_the_report(void **state)
         " \"copurchases\": {\"rules\": [{\"lhs\": \"a\", \"rhs\": [1]}], \"combos\": [{\"items\": null}]},"
         " \"clv\": {\"params\": [], \"hist\": [{\"from\": \"a\"}], \"total\": \"big\"},"
         " \"profit\": {\"currency\": 5, \"minor_units\": 99, \"periods\": [{\"period\": null, \"change\": 3}]},"
+        " \"maturity\": {\"overall\": \"4\", \"note\": 3, \"blocks\": [{\"level\": \"x\"}, 3, {\"level\": 2}]},"
         " \"unknown_section\": {\"x\": 1}}";
     json_error_t je;
     json_t *doc = json_loads(text, 0, &je);
@@ -690,6 +732,20 @@ static void mistyped_fields_never_break_the_report(void **state)
         snprintf(key, sizeof key, "data-section=\"%s\"", SECTIONS[i]);
         if (!strstr(html, key)) fail_msg("section %s missing", SECTIONS[i]);
     }
+    const char *m = strstr(html, "<section id=\"maturity\">");
+    assert_non_null(m);
+    assert_non_null(strstr(m, "Overall level: unknown"));
+    assert_non_null(strstr(m, "id=\"maturity-blocks\""));
+    free(html);
+    json_decref(doc);
+    /* A section that says why there is no rating. */
+    doc = json_loads("{\"maturity\": {\"unavailable\": \"needs <the> database\"}}", 0, &je);
+    assert_non_null(doc);
+    html = render(doc);
+    assertDocument(html);
+    assert_non_null(strstr(html, "<section id=\"maturity\">"));
+    assert_non_null(strstr(html, "needs &lt;the&gt; database"));
+    assert_null(strstr(html, "maturity-blocks"));
     free(html);
     json_decref(doc);
 }
@@ -901,6 +957,8 @@ static void chromium_renders_the_charts(void **state)
     free(rc2);
     assert_int_equal(occurrences(d, "data-chart=\"rfm-cells\""), 3);
     assert_non_null(strstr(d, "id=\"table-profit\""));
+    /* The maturity section as the browser built it: its chart and its table. */
+    assertMaturity(d);
     copyKept(html_path, "report.html");
     copyKept(png, "report.png");
     free(d);

@@ -138,20 +138,44 @@ static void rateData(const ly_mat_evidence *ev, ly_mat_block_rating *r)
     }
 }
 
+/* Days since the triggers part of the program last changed; -1 when unknown. */
+static int64_t renewedDays(const ly_mat_evidence *ev)
+{
+    if (ev->triggers_renewed_at < 0) return -1;
+    int64_t d = (ev->now - ev->triggers_renewed_at) / 86400;
+    return d < 0 ? 0 : d;
+}
+
 static void rateTriggers(const ly_mat_evidence *ev, ly_mat_block_rating *r)
 {
     bool allHeld = ev->triggers_holdout == ev->triggers;
+    int64_t renewed = renewedDays(ev);
+    bool fresh = renewed >= 0 && renewed <= LY_MAT_RENEW_DAYS;
+    bool proven = ev->uplift_measured && ev->triggers_proven >= 1;
     bool c[5] = {true, ev->channels >= 1 || ev->triggers >= 1, ev->triggers >= 1, ev->chains >= 1,
-                 ev->chains >= 2 && ev->program_holdout && allHeld};
+                 ev->chains >= 2 && ev->program_holdout && allHeld && proven && fresh};
     r->level = levelOf(c);
     add(r->evidence, "channels: %d, triggers: %d, chains (more than one step): %d", ev->channels,
         ev->triggers, ev->chains);
     add(r->evidence, "triggers with a hold-out: %d, program-wide hold-out: %s", ev->triggers_holdout,
         ev->program_holdout ? "above 0" : "none");
-    if (ev->has_db)
+    if (ev->has_db) {
         add(r->evidence, "outbox messages: %lld, trigger steps recorded: %lld (held out: %lld)",
             (long long)ev->trigger_messages, (long long)ev->trigger_steps,
             (long long)ev->trigger_holdout_steps);
+        if (ev->uplift_measured)
+            add(r->evidence, "uplift against the hold-outs (first steps): %d of %d triggers measured, "
+                "%d proven above 0, %d unproven, %d proven below 0", ev->triggers_measured,
+                ev->triggers, ev->triggers_proven, ev->triggers_unproven, ev->triggers_harmful);
+        else
+            add(r->evidence, "uplift not measured%s%s", *ev->uplift_why ? ": " : "", ev->uplift_why);
+        if (renewed >= 0)
+            add(r->evidence, "triggers last renewed %lld days ago (stored program versions: %lld)",
+                (long long)renewed, (long long)ev->program_versions);
+        else
+            add(r->evidence, "triggers never renewed in the stored program versions (%lld)",
+                (long long)ev->program_versions);
+    }
     switch (r->level) {
     case 0: add(r->lift, "declare a channel to reach customers (channels)"); break;
     case 1: add(r->lift, "declare a standard trigger (triggers.list)"); break;
@@ -160,6 +184,15 @@ static void rateTriggers(const ly_mat_evidence *ev, ly_mat_block_rating *r)
         if (ev->chains < 2) add(r->lift, "run at least two chains");
         if (!ev->program_holdout) add(r->lift, "hold out a share of the whole program (program_holdout_percent)");
         if (!allHeld) add(r->lift, "give every trigger a hold-out (holdout_percent above 0)");
+        if (!proven)
+            add(r->lift, "prove an uplift: run the triggers until at least one has a conversion "
+                "uplift over its hold-out with its 95%% interval above 0 (loyal triggers report)");
+        if (!fresh && renewed >= 0)
+            add(r->lift, "renew the trigger chains: change the triggers section at least every %d days "
+                "(last renewed %lld days ago)", LY_MAT_RENEW_DAYS, (long long)renewed);
+        else if (!fresh)
+            add(r->lift, "renew the trigger chains: change the triggers section at least every %d days "
+                "(no change in the stored program versions)", LY_MAT_RENEW_DAYS);
         break;
     default: break;
     }

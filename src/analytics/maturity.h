@@ -2,7 +2,7 @@
  * maturity.h - the program's maturity level (METHOD.md section 7): a pure rating of the five
  * blocks of section 3 (rewards, data collection and analysis, trigger communications,
  * customisation, gamification) at 0..4 each and overall, from facts gathered elsewhere
- * (the program file and the database: src/cli/maturity.c). No I/O.
+ * (the program file and the database: src/cli/maturity_evidence.c). No I/O.
  *
  * The criteria, level by level, are in docs/maturity.md; every level of a block needs the
  * criteria of the levels below it as well (a block is at the highest level L such that the
@@ -72,6 +72,21 @@ typedef struct ly_mat_evidence {
     int64_t events_recorded;   /* custom events recorded */
     int64_t quest_rows;        /* quest progress rows, -1 when the table does not exist */
     int64_t answers;           /* questionnaire answers, -1 when the table does not exist */
+
+    /* Measured (the database read with the loaded program: `loyal triggers report`'s
+     * computation over every step recorded up to now). Each trigger is judged by its first
+     * step, where its groups are drawn. */
+    bool uplift_measured;      /* the report could be built (a database, a program file that
+                                  loads, triggers declared) */
+    char uplift_why[160];      /* why not, when !uplift_measured and a reason is known */
+    int triggers_measured;     /* triggers whose first step has treated and held-out customers */
+    int triggers_proven;       /* of them, conversion uplift's 95% interval above 0 */
+    int triggers_unproven;     /* of them, the interval includes 0 */
+    int triggers_harmful;      /* of them, the interval below 0 */
+    int64_t program_versions;  /* versions of the program file stored (program_versions) */
+    int64_t triggers_renewed_at; /* unix seconds the triggers part of the program last changed
+                                    between stored versions (its first version counts when it
+                                    has triggers); -1 when never or unknown */
 } ly_mat_evidence;
 
 /* Thresholds of the data block (docs/maturity.md), in basis points of identified receipts. */
@@ -79,7 +94,8 @@ enum {
     LY_MAT_DATA2_BP = 5000,   /* level 2: at least 50% identified */
     LY_MAT_DATA3_BP = 8000,   /* level 3: at least 80% */
     LY_MAT_DATA4_BP = 9500,   /* level 4: at least 95% */
-    LY_MAT_FRESH_DAYS = 31    /* level 3: the latest analytics run at most this old */
+    LY_MAT_FRESH_DAYS = 31,   /* level 3: the latest analytics run at most this old */
+    LY_MAT_RENEW_DAYS = 90    /* triggers level 4: the triggers renewed at most this long ago */
 };
 
 enum { LY_MAT_TEXT = 640 };

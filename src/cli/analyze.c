@@ -2,13 +2,15 @@
  * analyze.c - `loyal analyze`: who the customers are and what the program is worth
  * (docs/analytics.md). Opens a source (Loyal's database, or a CSV file in a named layout or
  * with a column mapping), runs the one-pass analysis, and writes the JSON result and, if
- * asked, the per-customer CSV.
+ * asked, the per-customer CSV and the HTML report (with the program's maturity level when it
+ * reads the database and a program file is at hand: maturity_evidence.h).
  */
 #include "analytics/analytics.h"
 #include "analytics/models.h"
 #include "analytics/tiers.h"
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
+#include "cli/maturity_evidence.h"
 #include "os/csv.h"
 #include "os/os.h"
 #include "report/html.h"
@@ -72,6 +74,9 @@ static const char analyzeHelp[] =
     "  --customers-csv FILE  one row per customer\n"
     "  --html FILE           the report for people: one self-contained HTML file\n"
     "  --currency CODE       currency code shown in the HTML report\n"
+    "  --program PATH        with a database: the program file whose maturity level the HTML\n"
+    "                        report shows (default $LOYAL_PROGRAM or ./program.json; a\n"
+    "                        missing default file leaves the section out)\n"
     "  --save                with a database: keep each customer's figures there, for the\n"
     "                        profile and the program's rules\n"
     "  --timings             wall time and peak memory of each stage on standard error\n"
@@ -224,13 +229,46 @@ static int readJobs(const char *path, ly_arena *a, ly_an_job **out, size_t *n)
     return code;
 }
 
+/* The report's "maturity" section (docs/report.md): the rating of `loyal maturity --json`
+ * when the database is read and a program file is at hand (--program, else the default
+ * file when it exists); from a file, with --program, a note that the rating needs the
+ * database; else none (*out NULL). Runs after --save, so the rating sees this run. An
+ * unreadable --program is its exit code; an unreadable default file only a warning. */
+static int maturityView(const char *file, const char *db, const char *program, json_t **out)
+{
+    *out = NULL;
+    if (file) {
+        if (program)
+            *out = json_pack("{s:s}", "unavailable",
+                             "The maturity rating needs Loyal's database: this report was made "
+                             "from a file. Run loyal analyze --db PATH --html FILE, or loyal "
+                             "maturity, on the database of the running program.");
+        return LY_EXIT_OK;
+    }
+    const char *path = program ? program : ly_cli_default_program();
+    struct stat sb;
+    if (!program && stat(path, &sb) != 0) return LY_EXIT_OK;
+    ly_mat_evidence ev;
+    int code = ly__mat_gather("analyze", path, program != NULL, db, (int64_t)ly_os_now(), &ev);
+    if (code != LY_EXIT_OK) {
+        if (program) return code;
+        fprintf(stderr, "analyze: the report has no maturity section (%s could not be read)\n", path);
+        return LY_EXIT_OK;
+    }
+    ly_mat_rating r;
+    ly_mat_rate(&ev, &r);
+    *out = ly__mat_json(&ev, &r);
+    return LY_EXIT_OK;
+}
+
 int ly_cli_analyze(int argc, char **argv)
 {
     enum {
         O_DB = 256, O_LAYOUT, O_MAP, O_DELIM, O_MINOR, O_SORT, O_ASOF, O_ADDON, O_NOADDON,
         O_JOBS, O_SLEEP, O_CHURN, O_LOYAL, O_LOYALMIN, O_PERIOD, O_JSON, O_CSV, O_HTML, O_CURRENCY,
         O_NOCLV, O_CLVMODEL, O_PNBD, O_HORIZON, O_MARGIN, O_DISCOUNT, O_NOASSOC, O_ITEMS,
-        O_MINSUP, O_MINCONF, O_MINLEN, O_MAXRULES, O_TIERRATES, O_POINTVALUE, O_SAVE, O_TIMINGS
+        O_MINSUP, O_MINCONF, O_MINLEN, O_MAXRULES, O_TIERRATES, O_POINTVALUE, O_SAVE, O_TIMINGS,
+        O_PROGRAM
     };
     static const struct option opts[] = {
         {"db", required_argument, 0, O_DB},
@@ -268,6 +306,7 @@ int ly_cli_analyze(int argc, char **argv)
         {"point-value", required_argument, 0, O_POINTVALUE},
         {"save", no_argument, 0, O_SAVE},
         {"timings", no_argument, 0, O_TIMINGS},
+        {"program", required_argument, 0, O_PROGRAM},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -278,7 +317,7 @@ int ly_cli_analyze(int argc, char **argv)
     const char **map = NULL;
     size_t n_map = 0, map_cap = 0;
     const char *db = NULL, *json_path = NULL, *csv_path = NULL, *jobs_path = NULL;
-    const char *html_path = NULL, *currency = NULL;
+    const char *html_path = NULL, *currency = NULL, *program = NULL;
     bool sort = false, db_given = false, no_clv = false, no_assoc = false, save = false;
     bool timings = false;
     ly_an_clv_options clo;
@@ -429,6 +468,7 @@ int ly_cli_analyze(int argc, char **argv)
         case O_POINTVALUE: point_value_text = optarg; break;
         case O_SAVE: save = true; break;
         case O_TIMINGS: timings = true; break;
+        case O_PROGRAM: program = optarg; break;
         case 'q': pc.quiet = true; break;
         case 'h':
             fputs(analyzeHelp, stdout);
@@ -581,25 +621,6 @@ int ly_cli_analyze(int argc, char **argv)
         }
         stageDone(&sc, "customers-csv");
     }
-    if (code == LY_EXIT_OK && html_path) {
-        char source[300];
-        if (file) snprintf(source, sizeof source, "%s (layout %s)", file, layoutName(co.layout));
-        else snprintf(source, sizeof source, "Loyal database %s", db);
-        json_t *view = ly_report_view(res, co.minor_units, source, currency);
-        if (view && !no_clv) json_object_set_new(view, "clv", ly_report_clv_view(&clv));
-        if (view && copurchases && !json_object_get(copurchases, "error"))
-            json_object_set_new(view, "copurchases", ly_report_copurchases_view(copurchases, 15));
-        ly_report_html_opts ho = {.minor_units = co.minor_units, .minor_units_set = true,
-                                  .currency = currency};
-        if (!view) {
-            fprintf(stderr, "loyal analyze: out of memory\n");
-            code = LY_EXIT_SYSTEM;
-        } else if (ly_report_html_write(view, &ho, html_path, &err) != LY_OK) {
-            code = ly__cli_fail("analyze", &err);
-        }
-        json_decref(view);
-        stageDone(&sc, "html");
-    }
     if (code == LY_EXIT_OK && save) {
         ly_analytics_models models = {.p_alive = clv.fitted ? clv.p_alive : NULL,
                                       .clv = clv.fitted ? clv.value : NULL};
@@ -611,6 +632,31 @@ int ly_cli_analyze(int argc, char **argv)
             fprintf(stderr, "analyze: saved the figures of %lld customers in %s (run %lld)\n",
                     (long long)run.customers, db, (long long)run.id);
         stageDone(&sc, "save");
+    }
+    if (code == LY_EXIT_OK && html_path) {
+        char source[300];
+        if (file) snprintf(source, sizeof source, "%s (layout %s)", file, layoutName(co.layout));
+        else snprintf(source, sizeof source, "Loyal database %s", db);
+        json_t *view = ly_report_view(res, co.minor_units, source, currency);
+        if (view && !no_clv) json_object_set_new(view, "clv", ly_report_clv_view(&clv));
+        if (view && copurchases && !json_object_get(copurchases, "error"))
+            json_object_set_new(view, "copurchases", ly_report_copurchases_view(copurchases, 15));
+        json_t *mat = NULL;
+        code = maturityView(file, db, program, &mat);
+        if (view && mat) json_object_set_new(view, "maturity", mat);
+        else json_decref(mat);
+        ly_report_html_opts ho = {.minor_units = co.minor_units, .minor_units_set = true,
+                                  .currency = currency};
+        if (code != LY_EXIT_OK) {
+            /* the program file named by --program could not be read: said already */
+        } else if (!view) {
+            fprintf(stderr, "loyal analyze: out of memory\n");
+            code = LY_EXIT_SYSTEM;
+        } else if (ly_report_html_write(view, &ho, html_path, &err) != LY_OK) {
+            code = ly__cli_fail("analyze", &err);
+        }
+        json_decref(view);
+        stageDone(&sc, "html");
     }
     if (code == LY_EXIT_OK && !pc.quiet)
         fprintf(stderr, "analyze: %lld receipts, %lld returns, %zu customers in %.2f s\n",

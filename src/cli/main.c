@@ -19,7 +19,7 @@ static const struct {
     {"keys", ly_cli_keys, "create, list and revoke API keys"},
     {"simulate", ly_cli_simulate, "make a synthetic retailer's history with known truth"},
     {"analyze", ly_cli_analyze, "who the customers are and what the program is worth"},
-    {"report", ly_cli_report, "money figures: points liability, partner settlement"},
+    {"report", ly_cli_report, "money figures (liability, partners); triggers, quests, touchpoints"},
     {"offers", ly_cli_offers, "personal offers per customer, and their offline evaluation"},
     {"outbox", ly_cli_outbox, "deliver the messages triggers wrote; list them; retry dead ones"},
     {"triggers", ly_cli_triggers, "run the trigger communications; report their uplift against hold-outs"},

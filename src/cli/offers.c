@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "cli/cli_internal.h"
 #include "engage/engage.h"
+#include "program/program.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -22,12 +23,14 @@ static void usage(FILE *f)
             "usage: loyal offers evaluate [FILE] [--db PATH] --split-date DATE [--horizon-days N]\n"
             "                             [--k N] [--json FILE] [input and model options]\n"
             "       loyal offers show [FILE] [--db PATH] --customer ID [--limit N] [--as-of DATE]\n"
-            "                         [input and model options]\n\n"
+            "                         [--program PATH] [input and model options]\n\n"
             "Personal offers from purchase history: items bought together with the customer's\n"
             "recent items, a category their look-alikes buy, a dearer item in a category they\n"
             "buy. 'evaluate' trains on sales before the split date and measures the hit rate\n"
             "at k on the later sales against a popularity baseline (JSON on standard output or\n"
-            "--json FILE). 'show' prints one customer's offers (JSON).\n\n"
+            "--json FILE). 'show' prints one customer's offers (JSON); with --db (no --as-of)\n"
+            "the offers preferences of the program file (--program PATH, else $LOYAL_PROGRAM\n"
+            "when set) apply to the customer's profile attributes.\n\n"
             "input (FILE, else the database --db / $LOYAL_DB / ./loyal.db):\n"
             "  --layout L            loyal, online_retail, cdnow, cdnow_sample (default loyal)\n"
             "  --map FIELD=COLUMN,.. read a field from another column\n"
@@ -83,7 +86,7 @@ int ly_cli_offers(int argc, char **argv)
         O_DB = 256, O_LAYOUT, O_MAP, O_DELIM, O_MINOR, O_SORT, O_SPLIT, O_HORIZON, O_K, O_JSON,
         O_CUSTOMER, O_LIMIT, O_ASOF, O_MAXBASKET, O_MAXPAIRS, O_NEIGH, O_MINPAIR, O_MINLIFT,
         O_ANCHORS, O_JUST, O_REPL, O_LOOK, O_MINLOOK, O_UPMIN, O_UPMAX, O_MINBUY, O_PREFIX,
-        O_PERKIND
+        O_PERKIND, O_PROGRAM
     };
     static const struct option opts[] = {
         {"db", required_argument, 0, O_DB},
@@ -114,6 +117,7 @@ int ly_cli_offers(int argc, char **argv)
         {"min-buyers", required_argument, 0, O_MINBUY},
         {"sku-prefix-category", required_argument, 0, O_PREFIX},
         {"max-per-kind", required_argument, 0, O_PERKIND},
+        {"program", required_argument, 0, O_PROGRAM},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -123,7 +127,7 @@ int ly_cli_offers(int argc, char **argv)
     ly_an_csv_options co = {.layout = LY_AN_LAYOUT_LOYAL, .delimiter = ',', .minor_units = 2};
     const char **map = NULL;
     size_t n_map = 0, map_cap = 0;
-    const char *db = NULL, *json_path = NULL, *customer = NULL;
+    const char *db = NULL, *json_path = NULL, *customer = NULL, *program_path = NULL;
     bool sort = false, quiet = false, split_set = false, asof_set = false;
     int64_t split_day = 0, asof_day = 0;
     long horizon = 0, k = 10, limit = 10, v;
@@ -161,6 +165,7 @@ int ly_cli_offers(int argc, char **argv)
             break;
         }
         case O_JSON: json_path = optarg; break;
+        case O_PROGRAM: program_path = optarg; break;
         case O_CUSTOMER: customer = optarg; break;
         case O_MINLIFT: {
             char *end;
@@ -232,6 +237,11 @@ int ly_cli_offers(int argc, char **argv)
         fprintf(stderr, "loyal offers evaluate: --split-date is required\n");
         code = LY_EXIT_USAGE;
     }
+    if (code < 0 && evaluate && program_path) {
+        fprintf(stderr, "loyal offers evaluate: --program is for show (offers preferences read "
+                        "profiles, which a history has not)\n");
+        code = LY_EXIT_USAGE;
+    }
     if (code < 0 && !evaluate && !customer) {
         fprintf(stderr, "loyal offers show: --customer is required\n");
         code = LY_EXIT_USAGE;
@@ -257,6 +267,14 @@ int ly_cli_offers(int argc, char **argv)
 
     json_t *out = NULL;
     ly_error_clear(&err);
+    /* The offers preferences (engage/offers_prefs.c) need profiles: --db without --as-of. */
+    ly_program prog;
+    bool have_prog = false;
+    const char *pp = program_path ? program_path : getenv("LOYAL_PROGRAM");
+    if (code == LY_EXIT_OK && !evaluate && store && !asof_set && pp && *pp) {
+        if (ly_program_load(pp, &prog, &err) != LY_OK) code = ly__cli_fail("offers", &err);
+        else have_prog = true;
+    }
     if (code == LY_EXIT_OK && evaluate) {
         ly_offers_eval_options eo = {.model = mo, .split_day = split_day,
                                      .horizon_days = (int)horizon, .k = (size_t)k};
@@ -298,8 +316,9 @@ int ly_cli_offers(int argc, char **argv)
                     code = LY_EXIT_USAGE;
                     rc = LY_EINVAL;
                 } else {
-                    rc = ly_offers_for_customer(store, m, (int64_t)x, (size_t)limit, &arena,
-                                                &offers, &n, &id, &err);
+                    rc = ly_offers_for_customer_prefs(store, m, have_prog ? &prog : NULL,
+                                                      (int64_t)x, (size_t)limit, &arena,
+                                                      &offers, &n, &id, &err);
                     as_of = ly_offers_today(m);
                     if (rc) code = ly__cli_fail("offers", &err);
                 }
@@ -318,6 +337,7 @@ int ly_cli_offers(int argc, char **argv)
             ly_offers_model_free(m);
         }
     }
+    if (have_prog) ly_program_free(&prog); /* after the JSON: offers point at its preferences */
     ly__cli_close_receipts(&input);
     if (code == LY_EXIT_OK) code = writeJson(out, json_path);
     else json_decref(out);

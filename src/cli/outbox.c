@@ -138,6 +138,7 @@ static void printJson(const ly_message *m)
     json_object_set_new(v, "customer_id", json_integer(m->customer_id));
     json_object_set_new(v, "step", json_integer(m->step));
     json_object_set_new(v, "channel", json_string(m->channel ? m->channel : ""));
+    json_object_set_new(v, "touchpoint", m->touchpoint ? json_string(m->touchpoint) : json_null());
     json_object_set_new(v, "attempts", json_integer(m->attempts));
     json_object_set_new(v, "next_at", json_string(next));
     json_object_set_new(v, "last_error", m->last_error ? json_string(m->last_error) : json_null());
@@ -168,8 +169,8 @@ static int cmdList(const outboxOpts *o)
                                        &err)
                    : LY_EIO;
     if (rc == LY_OK && !o->json && n > 0)
-        printf("%-26s  %-9s  %3s  %-10s  %-20s  %-20s  %s\n", "ID", "STATE", "TRY", "CHANNEL",
-               "TRIGGER/CUSTOMER/STEP", "DUE/DELIVERED", "LAST ERROR");
+        printf("%-26s  %-9s  %3s  %-10s  %-12s  %-20s  %-20s  %s\n", "ID", "STATE", "TRY",
+               "CHANNEL", "TOUCHPOINT", "TRIGGER/CUSTOMER/STEP", "DUE/DELIVERED", "LAST ERROR");
     for (size_t i = 0; rc == LY_OK && i < n; i++) {
         const ly_message *m = &msgs[i];
         if (o->json) {
@@ -181,9 +182,9 @@ static int cmdList(const outboxOpts *o)
                        sizeof next);
         snprintf(key, sizeof key, "%s/%lld/%lld", m->trigger, (long long)m->customer_id,
                  (long long)m->step);
-        printf("%-26s  %-9s  %3lld  %-10s  %-20s  %-20s  %s\n", m->id,
-               ly_msg_state_name(m->state), (long long)m->attempts, m->channel, key, next,
-               m->last_error ? m->last_error : "");
+        printf("%-26s  %-9s  %3lld  %-10s  %-12s  %-20s  %-20s  %s\n", m->id,
+               ly_msg_state_name(m->state), (long long)m->attempts, m->channel,
+               m->touchpoint ? m->touchpoint : "-", key, next, m->last_error ? m->last_error : "");
     }
     code = rc == LY_OK ? LY_EXIT_OK : ly__cli_fail("outbox list", &err);
     ly_arena_free(&a);

@@ -21,7 +21,9 @@
 static const char reportHelp[] =
     "usage: loyal report liability [--db PATH] [--program PATH] [--json]\n"
     "       loyal report partners --from YYYY-MM-DD --to YYYY-MM-DD [--db PATH] [--program PATH] [--json]\n"
-    "       loyal report triggers [OPTIONS]   (the same as `loyal triggers report`)\n\n"
+    "       loyal report triggers [OPTIONS]      (the same as `loyal triggers report`)\n"
+    "       loyal report quests [OPTIONS]        (the same as `loyal quests report`)\n"
+    "       loyal report touchpoints [OPTIONS]   (the same as `loyal touchpoints report`)\n\n"
     "liability: the points customers hold, pending (in their return window) and available,\n"
     "  the month in which they expire, and what they are worth at the program's point value.\n"
     "  The figures are reconciled three ways: the lots, the customers' cached balances and\n"
@@ -297,14 +299,21 @@ int ly_cli_report(int argc, char **argv)
         return help ? LY_EXIT_OK : LY_EXIT_USAGE;
     }
     const char *what = argv[1];
-    if (strcmp(what, "triggers") == 0) {
-        /* The uplift of each trigger: the same report as `loyal triggers report`. */
+    /* The engagement reports live with their commands; `loyal report X` is the same as
+     * `loyal X report`, so an analyst finds every report under one word. */
+    static const struct { const char *name; int (*run)(int, char **); } aliases[] = {
+        {"triggers", ly_cli_triggers},
+        {"quests", ly_cli_quests},
+        {"touchpoints", ly_cli_touchpoints},
+    };
+    for (size_t k = 0; k < sizeof aliases / sizeof aliases[0]; k++) {
+        if (strcmp(what, aliases[k].name) != 0) continue;
         char **args = calloc((size_t)argc + 1, sizeof *args);
         if (!args) return LY_EXIT_SYSTEM;
-        args[0] = "triggers";
+        args[0] = (char *)aliases[k].name;
         args[1] = "report";
         for (int i = 2; i < argc; i++) args[i] = argv[i];
-        int code = ly_cli_triggers(argc, args);
+        int code = aliases[k].run(argc, args);
         free(args);
         return code;
     }

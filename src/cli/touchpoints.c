@@ -21,11 +21,13 @@ static const char help[] =
     "Per touchpoint declared in the program (then any only the data names): answer sets,\n"
     "receipts and custom events collected there, the identified share of its receipts, NPS (promoters% -\n"
     "detractors%) and CSI (mean score as % of its scale) with sample sizes, conversion of its\n"
-    "identified receipts to the customer's next deal within --days (default 30), and the return\n"
-    "rate (a deal within --days after answering) of NPS detractors (0-6) against promoters\n"
-    "(9-10) with a 95% interval for the difference. A touchpoint whose whole interval is below\n"
-    "zero is flagged: low scores there predict churn. Groups smaller than --min-group (default\n"
-    "10) get no interval. Exit 0 (flags are data, not errors).\n";
+    "identified receipts to the customer's next deal within --days (default 30), trigger messages\n"
+    "sent through it (written, delivered, dead) and, at a trigger_communication touchpoint, the\n"
+    "share of messaged customers with a deal within --days after their first delivered message\n"
+    "there, and the return rate (a deal within --days after answering) of NPS detractors (0-6)\n"
+    "against promoters (9-10) with a 95% interval for the difference. A touchpoint whose whole\n"
+    "interval is below zero is flagged: low scores there predict churn. Groups smaller than\n"
+    "--min-group (default 10) get no interval. Exit 0 (flags are data, not errors).\n";
 
 static json_t *num(double v)
 {
@@ -120,6 +122,24 @@ int ly_cli_touchpoints(int argc, char **argv)
                 "promoters_returned", (json_int_t)r->pro_returned, "difference", num(r->diff),
                 "low", num(r->diff_lo), "high", num(r->diff_hi), "predicts_churn",
                 r->predicts_churn);
+            json_t *msgs = o ? json_pack("{s:I, s:I, s:I, s:o}", "written",
+                                         (json_int_t)r->msg_written, "delivered",
+                                         (json_int_t)r->msg_delivered, "dead",
+                                         (json_int_t)r->msg_dead, "conversion",
+                                         r->msg_conv_applies
+                                             ? json_pack("{s:I, s:I, s:o}", "n",
+                                                         (json_int_t)r->msg_conv_n, "converted",
+                                                         (json_int_t)r->msg_conv_yes, "rate",
+                                                         r->msg_conv_n
+                                                             ? num((double)r->msg_conv_yes /
+                                                                   (double)r->msg_conv_n)
+                                                             : json_null())
+                                             : json_null())
+                             : NULL;
+            if (o && (!msgs || json_object_set_new(o, "messages", msgs) != 0)) {
+                json_decref(o);
+                o = NULL;
+            }
             if (!o || json_array_append_new(arr, o) != 0) {
                 json_decref(arr);
                 arr = NULL;
@@ -142,12 +162,14 @@ int ly_cli_touchpoints(int argc, char **argv)
         free(t);
     } else {
         printf("Touchpoints (return window %d days)\n", rep.days);
-        printf("%-16s %-22s %-8s %7s %8s %6s %6s %6s %7s %6s %7s %6s %7s %7s %7s %19s %s\n",
+        printf("%-16s %-22s %-8s %7s %8s %6s %6s %6s %7s %6s %7s %6s %7s %6s "
+               "%7s %7s %7s %7s %7s %7s %19s %s\n",
                "touchpoint", "stage", "channel", "answers", "receipts", "events", "ident", "nps_n", "NPS",
-               "csi_n", "CSI", "conv_n", "conv", "det_ret", "pro_ret", "diff [95%]", "churn");
+               "csi_n", "CSI", "conv_n", "conv", "msgs", "deliv", "dead", "mconv_n", "mconv",
+               "det_ret", "pro_ret", "diff [95%]", "churn");
         for (size_t i = 0; i < rep.n_rows; i++) {
             const ly_tp_report_row *r = &rep.rows[i];
-            char ident[16], nps[16], csi[16], conv[16], dr[16], pr[16], diff[48];
+            char ident[16], nps[16], csi[16], conv[16], dr[16], pr[16], diff[48], mn[24], mc[16];
             cell(r->receipts ? 100.0 * (double)r->identified / (double)r->receipts : NAN, ident,
                  sizeof ident, "%.0f%%");
             cell(r->nps, nps, sizeof nps, "%.1f");
@@ -158,13 +180,19 @@ int ly_cli_touchpoints(int argc, char **argv)
                  sizeof dr, "%.0f%%");
             cell(r->pro_n ? 100.0 * (double)r->pro_returned / (double)r->pro_n : NAN, pr,
                  sizeof pr, "%.0f%%");
+            if (r->msg_conv_applies) snprintf(mn, sizeof mn, "%lld", (long long)r->msg_conv_n);
+            else snprintf(mn, sizeof mn, "-");
+            cell(r->msg_conv_n ? 100.0 * (double)r->msg_conv_yes / (double)r->msg_conv_n : NAN,
+                 mc, sizeof mc, "%.0f%%");
             if (r->diff_known)
                 snprintf(diff, sizeof diff, "%+.2f [%+.2f,%+.2f]", r->diff, r->diff_lo, r->diff_hi);
             else snprintf(diff, sizeof diff, "-");
-            printf("%-16s %-22s %-8s %7lld %8lld %6lld %6s %6lld %7s %6lld %7s %6lld %7s %7s %7s %19s %s\n",
+            printf("%-16s %-22s %-8s %7lld %8lld %6lld %6s %6lld %7s %6lld %7s %6lld %7s %6lld "
+                   "%7lld %7lld %7s %7s %7s %7s %19s %s\n",
                    r->id, r->stage ? r->stage : "(undeclared)", r->channel ? r->channel : "-",
                    (long long)r->answers, (long long)r->receipts, (long long)r->events, ident, (long long)r->nps_n, nps,
-                   (long long)r->csi_n, csi, (long long)r->conv_n, conv, dr, pr, diff,
+                   (long long)r->csi_n, csi, (long long)r->conv_n, conv, (long long)r->msg_written,
+                   (long long)r->msg_delivered, (long long)r->msg_dead, mn, mc, dr, pr, diff,
                    r->predicts_churn ? "PREDICTS CHURN" : "");
         }
     }

@@ -165,6 +165,8 @@ bool ly_time_parse(const char *s, ly_time *utc, int *offset_min);
 void ly_time_format(ly_time t, int offset_min, char *buf, size_t size);
 /* Parses "YYYY-MM-DD" (a valid calendar date) into days since 1970-01-01. */
 bool ly_date_parse(const char *s, int64_t *days);
+/* Writes days since 1970-01-01 as "YYYY-MM-DD" into buf (16 bytes are enough). */
+void ly_date_format(int64_t days, char *buf, size_t size);
 /* Civil date <-> days since 1970-01-01 (proleptic Gregorian). */
 int64_t ly_days_from_civil(int y, unsigned m, unsigned d);
 void ly_civil_from_days(int64_t days, int *y, unsigned *m, unsigned *d);
@@ -413,6 +415,9 @@ typedef struct ly_program {
     /* Questionnaires and touchpoints (issue 6, engineer S; program/survey.h), in mem; NULL =
      * none. */
     const struct ly_survey_conf *survey;
+    /* Offers preferences (issue 6, engineer P; program/offers.h, docs/offers.md "Preferences"):
+     * declared answers steering personal offers, in mem; NULL = none. */
+    const struct ly_offers_conf *offers;
     void *mem;                  /* owned memory (an ly_arena), or NULL */
 } ly_program;
 
@@ -514,6 +519,13 @@ typedef struct ly_fact {
 
 /* The value of key in facts[0..n), or NULL. The first one wins when a key repeats. */
 const char *ly_fact_get(const ly_fact *facts, size_t n, const char *key);
+
+/* Whether every test of t[0..n) holds on facts[0..n_facts) (ly_fact_test), each test's name
+ * looked up as prefix + name ("attributes." for the attributes conditions, "" for facts):
+ * the one matcher of rule conditions, trigger audiences and offers preferences. On false,
+ * why (may be NULL) gets the first failing test, for people. */
+bool ly_fact_tests_hold(const ly_fact_test *t, size_t n, const char *prefix,
+                        const ly_fact *facts, size_t n_facts, char *why, size_t why_size);
 
 /* A hook that limits one rule per receipt from outside the core: per-customer-per-period
  * limits and campaign budgets, which need storage. Defaults on entry: blocked false,

@@ -38,6 +38,8 @@ int64_t ly_quest_value(const ly_quest *q, const ly_line *lines, const ly_money *
                        const ly_qty *returned, size_t n_lines)
 {
     int64_t v = 0;
+    if (q->kind == LY_QUEST_ANSWERS || q->kind == LY_QUEST_EVENT || q->kind == LY_QUEST_REFERRALS)
+        return 0;
     for (size_t i = 0; i < n_lines; i++) {
         if (!ly_selector_match(&q->lines, &lines[i])) continue;
         if (q->kind == LY_QUEST_NEW_CATEGORY && (!lines[i].category || !*lines[i].category))

@@ -15,9 +15,12 @@ typedef enum ly_quest_kind {
     LY_QUEST_SPEND,     /* money paid (minor units, after discounts) on the selected lines */
     LY_QUEST_ANSWERS,   /* recorded answers to one questionnaire (not receipts) */
     LY_QUEST_EVENT,     /* recorded custom events (POST /v1/events) of one type */
-    LY_QUEST_NEW_CATEGORY /* receipts with a selected line in a category the customer never
-                           * bought before (the service checks "never"; the core counts the
-                           * receipt like a deal, from its selected lines with a category) */
+    LY_QUEST_NEW_CATEGORY, /* receipts with a selected line in a category the customer never
+                            * bought before (the service checks "never"; the core counts the
+                            * receipt like a deal, from its selected lines with a category) */
+    LY_QUEST_REFERRALS  /* referral conversions: friends who enrolled with the customer's
+                         * referral code and made a qualifying purchase (not the customer's
+                         * own receipts; service/quests.c counts them for the referrer) */
 } ly_quest_kind;
 
 /* A quest: a target over a period, for an audience, with a reward. */
@@ -38,6 +41,8 @@ typedef struct ly_quest {
     ly_points points;         /* reward: bonus points, once per period */
     const char *badge;        /* reward: a badge id, or NULL */
     int64_t xp;               /* reward: experience points toward the levels */
+    const char *coupon;       /* reward: a personal single-use code of this coupon campaign
+                               * (one of the program's "coupons"), or NULL */
     int64_t holdout_bp;       /* share of customers not offered the quest (basis points,
                                * 0..5000), drawn from a hash of quest and customer */
 } ly_quest;
@@ -55,6 +60,7 @@ typedef struct ly_streak_reward {
     ly_points points;
     const char *badge;        /* or NULL */
     int64_t xp;
+    const char *coupon;       /* a coupon campaign: a personal code is issued, or NULL */
 } ly_streak_reward;
 
 /* The program's "quests" section (program/quests.c), in the program's memory. */
@@ -102,7 +108,8 @@ bool ly_quest_runs(const ly_quest *q, int64_t day);
  * (returned may be NULL: nothing returned). paid[i] is what line i cost after discounts.
  * Deals: 1 when some selected line has quantity left, else 0. Spend: the sum over the
  * selected lines of the paid amount's share of the quantity left (ly_share: a partial
- * return takes back its share, a full one everything). */
+ * return takes back its share, a full one everything). The kinds that count no receipt
+ * lines (answers, event, referrals) count 0. */
 int64_t ly_quest_value(const ly_quest *q, const ly_line *lines, const ly_money *paid,
                        const ly_qty *returned, size_t n_lines);
 

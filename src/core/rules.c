@@ -137,25 +137,38 @@ static void refuse(ly_rule_result *res, const char *failed, const char *fmt, ...
     va_end(ap);
 }
 
+bool ly_fact_tests_hold(const ly_fact_test *t, size_t n, const char *prefix,
+                        const ly_fact *facts, size_t n_facts, char *why, size_t why_size)
+{
+    for (size_t i = 0; i < n; i++) {
+        char key[160];
+        snprintf(key, sizeof key, "%s%s", prefix ? prefix : "", t[i].name);
+        const char *v = ly_fact_get(facts, n_facts, key);
+        if (t[i].absent) {
+            if (!v) continue;
+            if (why) snprintf(why, why_size, "%s is \"%.60s\", must be absent", key, v);
+            return false;
+        }
+        if (!v) {
+            if (why) snprintf(why, why_size, "%s is not known for this customer", key);
+            return false;
+        }
+        if (t[i].values.n && !ly_strset_has(&t[i].values, v)) {
+            if (why)
+                snprintf(why, why_size, "%s is \"%.60s\", not one of the values listed", key, v);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool factTest(const ly_fact_test *t, const char *prefix, const ly_price_input *in,
                      ly_rule_result *res, const char *failed)
 {
-    char key[160];
-    snprintf(key, sizeof key, "%s%s", prefix, t->name);
-    const char *v = ly_fact_get(in->facts, in->n_facts, key);
-    if (t->absent) {
-        if (v) refuse(res, failed, "%s is \"%.60s\", must be absent", key, v);
-        return !v;
-    }
-    if (!v) {
-        refuse(res, failed, "%s is not known for this customer", key);
-        return false;
-    }
-    if (t->values.n && !ly_strset_has(&t->values, v)) {
-        refuse(res, failed, "%s is \"%.60s\", not one of the values listed", key, v);
-        return false;
-    }
-    return true;
+    char why[sizeof res->reason];
+    if (ly_fact_tests_hold(t, 1, prefix, in->facts, in->n_facts, why, sizeof why)) return true;
+    refuse(res, failed, "%s", why);
+    return false;
 }
 
 /* True if every condition of the rule holds; otherwise fills res. Marks eligible lines in

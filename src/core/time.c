@@ -88,6 +88,14 @@ bool ly_date_parse(const char *s, int64_t *days)
     return true;
 }
 
+void ly_date_format(int64_t days, char *buf, size_t size)
+{
+    int y;
+    unsigned m, d;
+    ly_civil_from_days(days, &y, &m, &d);
+    snprintf(buf, size, "%04d-%02u-%02u", y, m, d);
+}
+
 bool ly_time_parse(const char *s, ly_time *utc, int *offset_min)
 {
     if (!s) return false;

@@ -208,6 +208,10 @@ char *ly__smtp_message(const ly_channel_config *ch, const ly_message *m, ly_time
         puts_(&b, "\r\nX-Loyal-Trigger: ");
         puts_(&b, m->trigger);
     }
+    if (m->touchpoint && isPlainAscii(m->touchpoint)) {
+        puts_(&b, "\r\nX-Loyal-Touchpoint: ");
+        puts_(&b, m->touchpoint);
+    }
     puts_(&b, "\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n");
     putBody(&b, text ? text : "");
     json_decref(payload);

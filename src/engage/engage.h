@@ -103,6 +103,12 @@ typedef struct ly_offer {
     ly_money usual_price;    /* upgrade: what the customer usually pays in the category */
     uint32_t category_buyers;/* upgrade: customers who buy the category */
     uint32_t sku_buyers;     /* upgrade and new_category: customers who buy the SKU */
+    /* Offers preferences (issue 6, engineer P; offers_prefs.c): the preference that raised
+     * the score, or NULL; the attribute it names first with the customer's value (NULL for
+     * an "absent" test), and the model's score before. */
+    const struct ly_offer_pref *preference;
+    const char *pref_attribute, *pref_value;
+    double score_before;
 } ly_offer;
 
 typedef struct ly_offers_model ly_offers_model;
@@ -239,6 +245,32 @@ ly_err ly_offers_evaluate(ly_source *src, const ly_offers_eval_options *o, ly_of
 /* The evaluation as JSON ("format": "loyal-offers-eval/1"; docs/offers.md). NULL on OOM. */
 json_t *ly_offers_eval_json(const ly_offers_eval *e);
 
+/* ---- Preferences (issue 6, engineer P; offers_prefs.c; docs/offers.md "Preferences") ----
+ * The program file's "offers": {"preferences": [...]} (program/offers.h) applied to one
+ * customer's offers from the attributes of their profile. */
+
+/* Applies prefs (NULL: nothing to do) to offers[0..*n) in place for a customer with the
+ * attribute facts facts[0..n_facts) (ly_service_attribute_facts): an offer named by an
+ * excluding preference whose tests pass is removed; otherwise the first boosting one whose
+ * tests pass and that names it sets score = min(1, score x (100 + boost) / 100) and the
+ * preference fields. Then the list is sorted again (score descending, then kind, then SKU)
+ * and cut to k. Strings in a. LY_ENOMEM. */
+ly_err ly_offers_apply_preferences(const struct ly_offers_conf *prefs, const ly_fact *facts,
+                                   size_t n_facts, ly_arena *a, ly_offer *offers, size_t *n,
+                                   size_t k, ly_error *err);
+
+/* ly_offers_for_customer with the preferences of p (NULL or none: exactly it). With
+ * preferences the model is asked for 100 candidates, the preferences are applied with the
+ * customer's attributes as stored (the profile answered, after merges), and the first k are
+ * kept. Errors as ly_offers_for_customer. */
+ly_err ly_offers_for_customer_prefs(ly_store *s, const ly_offers_model *m, const ly_program *p,
+                                    int64_t customer_id, size_t k, ly_arena *a, ly_offer **out,
+                                    size_t *n, int64_t *customer_out, ly_error *err);
+
+/* The "preference" evidence of an offer (new reference): {"index", "id", "attribute",
+ * "value", "boost_percent", "score_before"}; NULL when no preference raised it (or OOM). */
+json_t *ly_offers_preference_json(const ly_offer *o);
+
 /* =======================================================================================
  * (end of Personal offers)
  * ======================================================================================= */
@@ -337,8 +369,8 @@ ly_msg_outcome_kind ly_delivery_after_failure(const ly_delivery_config *c, int64
                                               bool permanent);
 
 /* The envelope every adapter sends for m (webhook body, file line; the e-mail keeps only
- * the payload): {"id","trigger","customer_id","step","channel","attempt","created_at",
- * "sent_at","payload"}; compact JSON, malloc'd (free()), NULL when out of memory or when
+ * the payload): {"id","trigger","customer_id","step","channel","touchpoint" (only when the
+ * message has one),"attempt","created_at","sent_at","payload"}; compact JSON, malloc'd (free()), NULL when out of memory or when
  * the payload is not JSON. */
 char *ly_delivery_envelope(const ly_message *m, ly_time sent_at);
 

@@ -247,11 +247,8 @@ static json_t *lift(int64_t hit_a, int64_t n_a, int64_t hit_b, int64_t n_b)
 static json_t *date(int64_t day)
 {
     if (day < 0) return json_null();
-    int y;
-    unsigned mo, d;
-    ly_civil_from_days(day, &y, &mo, &d);
     char buf[16];
-    snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, mo, d);
+    ly_date_format(day, buf, sizeof buf);
     return json_string(buf);
 }
 

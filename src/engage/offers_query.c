@@ -276,10 +276,7 @@ static void money(const ly_offers_model *m, ly_money v, char *buf, size_t size)
 
 static void dayText(int64_t day, char *buf, size_t size)
 {
-    int y;
-    unsigned mo, d;
-    ly_civil_from_days(day, &y, &mo, &d);
-    snprintf(buf, size, "%04d-%02u-%02u", y, mo, d);
+    ly_date_format(day, buf, size);
 }
 
 /* Fills one offer from a candidate; false on OOM. */
@@ -482,6 +479,8 @@ json_t *ly_offers_json(int64_t customer_id, int64_t as_of_day, const ly_offers_m
             break;
         default: break;
         }
+        /* The preference that raised it (offers_prefs.c), when one did. */
+        if (o->preference) json_object_set_new(ev, "preference", ly_offers_preference_json(o));
         json_object_set_new(j, "evidence", ev);
         if (json_array_append_new(arr, j)) goto fail;
     }

@@ -530,6 +530,8 @@ char *ly_delivery_envelope(const ly_message *m, ly_time sent_at)
     json_object_set_new(env, "customer_id", json_integer(m->customer_id));
     json_object_set_new(env, "step", json_integer(m->step));
     json_object_set_new(env, "channel", json_string(m->channel ? m->channel : ""));
+    /* Only when the message has one, so envelopes of messages without stay as they were. */
+    if (m->touchpoint) json_object_set_new(env, "touchpoint", json_string(m->touchpoint));
     json_object_set_new(env, "attempt", json_integer(m->attempts));
     json_object_set_new(env, "created_at", json_string(created));
     json_object_set_new(env, "sent_at", json_string(sent));

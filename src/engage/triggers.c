@@ -14,6 +14,7 @@
 #include "os/os.h"
 #include "program/rewards.h"
 #include "program/triggers.h"
+#include "service/service.h"
 
 #include <sodium.h>
 #include <stdatomic.h>
@@ -81,10 +82,7 @@ static ly_time afterQuiet(const ly_triggers_conf *tc, const ly_calendar *cal, ly
 
 static void dateText(const ly_calendar *cal, ly_time t, char *buf, size_t size)
 {
-    int y;
-    unsigned mo, d;
-    ly_civil_from_days(localDay(cal, t), &y, &mo, &d);
-    snprintf(buf, size, "%04d-%02u-%02u", y, mo, d);
+    ly_date_format(localDay(cal, t), buf, size);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -112,6 +110,9 @@ typedef struct cust {
     const ly_offer *offers;    /* from the offers model, when loaded */
     size_t n_offers;
     bool offers_loaded;
+    const ly_fact *attrs;      /* the profile's attributes as "attributes.<name>" facts, read */
+    size_t n_attrs;            /*   on first need (issue 6, engineer P) */
+    bool attrs_loaded;
     ly_time picked[32];        /* send times chosen for this customer in this run */
     size_t n_picked;
 } cust;
@@ -187,6 +188,18 @@ static ly_points expiring(const runCtx *rc, const cust *c, int64_t days, ly_time
     return sum;
 }
 
+/* The attributes as the rules see them, flattened once per customer and only when some
+ * condition asks (the profile's JSON is already loaded with the customer). */
+static ly_err loadAttrs(cust *c, ly_arena *a, ly_error *err)
+{
+    if (c->attrs_loaded) return LY_OK;
+    ly_fact *f;
+    TRY(ly_service_attribute_facts(c->c.attributes, a, &f, &c->n_attrs, err));
+    c->attrs = f;
+    c->attrs_loaded = true;
+    return LY_OK;
+}
+
 static ly_err loadOffers(runCtx *rc, cust *c, ly_arena *a, ly_error *err)
 {
     if (c->offers_loaded || !rc->model) return LY_OK;
@@ -195,7 +208,14 @@ static ly_err loadOffers(runCtx *rc, cust *c, ly_arena *a, ly_error *err)
     snprintf(key, sizeof key, "%lld", (long long)c->c.id);
     ly_offer *o = NULL;
     size_t n = 0;
-    TRY(ly_offers_for_key(rc->model, key, rc->now / DAY, 20, a, &o, &n, err));
+    /* The program's offers preferences reorder and drop offers (offers_prefs.c): ask for
+     * more candidates then. */
+    TRY(ly_offers_for_key(rc->model, key, rc->now / DAY, rc->p->offers ? 100 : 20, a, &o, &n,
+                          err));
+    if (rc->p->offers && n) {
+        TRY(loadAttrs(c, a, err));
+        TRY(ly_offers_apply_preferences(rc->p->offers, c->attrs, c->n_attrs, a, o, &n, 20, err));
+    }
     c->offers = o;
     c->n_offers = n;
     return LY_OK;
@@ -268,6 +288,12 @@ static ly_err matches(runCtx *rc, cust *c, const ly_trig_audience *au, ly_arena 
     for (size_t i = 0; i < au->n_facts; i++) {
         const char *v = factOf(c, au->facts[i].name);
         if (au->facts[i].absent ? v != NULL : !(v && ly_strset_has(&au->facts[i].values, v)))
+            return LY_OK;
+    }
+    if (au->n_attributes) { /* the rules' matcher on the profile's attributes */
+        TRY(loadAttrs(c, a, err));
+        if (!ly_fact_tests_hold(au->attributes, au->n_attributes, "attributes.", c->attrs,
+                                c->n_attrs, NULL, 0))
             return LY_OK;
     }
     if (au->days_from.set || au->days_below.set) {
@@ -792,6 +818,7 @@ static ly_err decideCustomer(runCtx *rc, int64_t id, batch *b, ly_error *err)
             rc->r->ended_done++;
         }
         bool treated = !strcmp(group, "treated");
+        const char *touchpoint = ly_trig_touchpoint(st, chn);
         x->send = true;
         x->snd = (ly_trigger_send){.trigger = t->id, .customer_id = c->c.id,
                                    .cycle = x->chain.cycle, .step = stepIx, .group = group,
@@ -801,7 +828,8 @@ static ly_err decideCustomer(runCtx *rc, int64_t id, batch *b, ly_error *err)
                                           : st->offer.kind == LY_TO_COUPON ? "coupon"
                                           : st->offer.kind == LY_TO_BONUS ? "bonus"
                                           : st->offer.kind == LY_TO_COMBO ? "combo" : "recommend",
-                                   .reward_cost = treated ? st->offer.cost : 0};
+                                   .reward_cost = treated ? st->offer.cost : 0,
+                                   .touchpoint = touchpoint};
         if (c->n_picked < sizeof c->picked / sizeof c->picked[0]) c->picked[c->n_picked++] = at;
         rc->r->steps++;
         if (treated) {
@@ -810,7 +838,8 @@ static ly_err decideCustomer(runCtx *rc, int64_t id, batch *b, ly_error *err)
             x->msg = (ly_message){.trigger = t->id, .customer_id = c->c.id,
                                   .step = (x->chain.cycle - 1) * 100 + stepIx,
                                   .channel = chn->delivery, .created_at = rc->now,
-                                  .not_before = at > rc->now ? at : 0};
+                                  .not_before = at > rc->now ? at : 0,
+                                  .touchpoint = touchpoint};
             TRY(buildMessage(rc, c, x, st, to, a, err));
         }
         push(b, x);

@@ -527,7 +527,13 @@ void ly__handle_offers(ly__req *r)
     ly_offer *offers;
     size_t n;
     int64_t answered;
-    ly_err rc = ly_offers_for_customer(store, m, id, (size_t)limit, &r->arena, &offers, &n, &answered, &err);
+    /* The program's offers preferences steer the list by the customer's declared attributes
+     * (engage/offers_prefs.c); the version in force is held while they are read. */
+    ly_program_ref *pref;
+    const ly_program *prog = ly_service_program_hold(r->http->svc, &pref);
+    ly_err rc = ly_offers_for_customer_prefs(store, m, prog, id, (size_t)limit, &r->arena, &offers,
+                                             &n, &answered, &err);
+    ly_service_program_unhold(r->http->svc, pref);
     json_t *o = rc == LY_OK ? ly_offers_json(answered, ly_offers_today(m), m, offers, n) : NULL;
     ly_offers_cache_release(r->http->offers, m);
     if (rc != LY_OK) ly__reply_service_error(r, &err);

@@ -1,7 +1,8 @@
 /*
  * quests.c - the HTTP side of quests (docs/api-quests.md): GET /v1/customers/{id}/quests
  * (the quests running for the customer with progress, deadline and reward; badges; XP and
- * level) and the "quests" list a checkout response carries when the program has quests.
+ * level; the personal coupon codes of quest rewards) and the "quests" list a checkout
+ * response carries when the program has quests.
  */
 #include "http/codec_internal.h"
 #include "http/http_internal.h"
@@ -13,11 +14,8 @@
 static json_t *dayJson(int64_t day)
 {
     if (day == LY_DAY_FOREVER || day == LY_DAY_NEVER) return json_null();
-    int y;
-    unsigned m, d;
-    ly_civil_from_days(day, &y, &m, &d);
     char buf[16];
-    snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
+    ly_date_format(day, buf, sizeof buf);
     return json_string(buf);
 }
 
@@ -29,10 +27,20 @@ static json_t *timeJson(ly_time t, const ly_calendar *cal)
     return json_string(buf);
 }
 
-static json_t *rewardJson(ly_points points, const char *badge, int64_t xp)
+/* The reward; "coupon" only when it names a coupon campaign, so rewards without one read
+ * as before: {"campaign", "code"} (code null until issued). */
+static json_t *rewardJson(ly_points points, const char *badge, int64_t xp, const char *coupon,
+                          const char *code)
 {
-    return json_pack("{s:I, s:s?, s:I}", "points", (json_int_t)points, "badge", badge, "xp",
-                     (json_int_t)xp);
+    json_t *o = json_pack("{s:I, s:s?, s:I}", "points", (json_int_t)points, "badge", badge, "xp",
+                          (json_int_t)xp);
+    if (o && coupon &&
+        json_object_set_new(o, "coupon", json_pack("{s:s, s:s?}", "campaign", coupon, "code",
+                                                   code)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 json_t *ly__json_quest_steps(const ly_checkout_result *res)
@@ -44,7 +52,7 @@ json_t *ly__json_quest_steps(const ly_checkout_result *res)
                               "name", q->name, "period", q->period, "before", (json_int_t)q->before,
                               "after", (json_int_t)q->after, "target", (json_int_t)q->target,
                               "completed", q->completed, "reward",
-                              rewardJson(q->points, q->badge, q->xp));
+                              rewardJson(q->points, q->badge, q->xp, q->coupon, q->coupon_code));
         if (!o || json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             return NULL;
@@ -80,7 +88,8 @@ void ly__handle_quests(ly__req *r)
                               "progress", (json_int_t)q->value, "target", (json_int_t)q->target,
                               "deadline", dayJson(q->deadline_day), "completed",
                               q->completed_at != 0, "completed_at", timeJson(q->completed_at, cal),
-                              "reward", rewardJson(q->points, q->badge, q->xp));
+                              "reward", rewardJson(q->points, q->badge, q->xp, q->coupon,
+                                                   q->coupon_code));
         if (!o || json_array_append_new(qs, o) != 0) {
             json_decref(qs);
             qs = NULL;
@@ -93,6 +102,17 @@ void ly__handle_quests(ly__req *r)
         if (!o || json_array_append_new(bs, o) != 0) {
             json_decref(bs);
             bs = NULL;
+        }
+    }
+    json_t *cs = json_array();
+    for (size_t i = 0; cs && i < v.n_coupons; i++) {
+        const ly_quest_coupon *k = &v.coupons[i];
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b}", "code", k->code, "campaign",
+                              k->campaign, "quest", k->quest_id, "period", k->period,
+                              "issued_at", timeJson(k->issued_at, cal), "used", k->used);
+        if (!o || json_array_append_new(cs, o) != 0) {
+            json_decref(cs);
+            cs = NULL;
         }
     }
     json_t *level = json_null();
@@ -108,11 +128,12 @@ void ly__handle_quests(ly__req *r)
                                ? json_pack("{s:I, s:I}", "weeks", (json_int_t)v.streak_next_weeks,
                                            "points", (json_int_t)v.streak_next_points)
                                : json_null());
-    json_t *out = json_pack("{s:I, s:o, s:o, s:I, s:o, s:o}", "customer_id", (json_int_t)c.id,
-                            "quests", qs ? qs : json_null(), "badges", bs ? bs : json_null(),
-                            "xp", (json_int_t)v.xp, "level", level ? level : json_null(),
-                            "streak", streak ? streak : json_null());
-    if (!out || !qs || !bs) {
+    json_t *out = json_pack("{s:I, s:o, s:o, s:I, s:o, s:o, s:o}", "customer_id",
+                            (json_int_t)c.id, "quests", qs ? qs : json_null(), "badges",
+                            bs ? bs : json_null(), "xp", (json_int_t)v.xp, "level",
+                            level ? level : json_null(), "streak", streak ? streak : json_null(),
+                            "coupons", cs ? cs : json_null());
+    if (!out || !qs || !bs || !cs) {
         json_decref(out);
         ly__reply_errorf(r, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
         return;

@@ -184,11 +184,8 @@ void ly__handle_event(ly__req *r)
 static json_t *jDay(int64_t day, bool set)
 {
     if (!set || day < -1000000 || day > 10000000) return json_null();
-    int y;
-    unsigned m, d;
-    ly_civil_from_days(day, &y, &m, &d);
     char buf[16];
-    snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
+    ly_date_format(day, buf, sizeof buf);
     return json_string(buf);
 }
 

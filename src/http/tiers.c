@@ -32,11 +32,8 @@ static json_t *timeJson(ly_time t, const ly_calendar *cal)
 static json_t *dayJson(int64_t day)
 {
     if (day == LY_DAY_FOREVER || day == LY_DAY_NEVER) return json_null();
-    int y;
-    unsigned m, d;
-    ly_civil_from_days(day, &y, &m, &d);
     char buf[16];
-    snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
+    ly_date_format(day, buf, sizeof buf);
     return json_string(buf);
 }
 

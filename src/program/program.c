@@ -202,6 +202,20 @@ static ly_err getFactTests(json_t *v, const char *path, ly_program *p, const ly_
     return LY_OK;
 }
 
+/* The rules' readers for the other sections (program_internal.h): trigger audiences and
+ * offers preferences test attributes with exactly the rules' syntax. */
+ly_err ly__pf_fact_tests(json_t *v, const char *path, ly_program *p, const ly_fact_test **out,
+                         size_t *n_out, ly_error *err)
+{
+    return getFactTests(v, path, p, out, n_out, err);
+}
+
+ly_err ly__pf_selector(json_t *o, const char *path, bool with_exclude, ly_program *p,
+                       ly_line_selector *out, ly_error *err)
+{
+    return getSelector(o, path, with_exclude, p, out, err);
+}
+
 static ly_err parseConditions(json_t *o, const char *rp, ly_program *p, ly_conditions *c,
                               ly_error *err)
 {
@@ -624,7 +638,9 @@ static ly_err parseRoot(json_t *root, ly_program *p, ly_error *err)
                                        /* program/quests.c (issue 6, engineer Q) */
                                        "quests",
                                        /* program/survey.c (issue 6, engineer S) */
-                                       "questionnaires", "touchpoints", NULL};
+                                       "questionnaires", "touchpoints",
+                                       /* program/offers.c (issue 6, engineer P) */
+                                       "offers", NULL};
     TRY(ly__pf_need_object(root, "", err));
     TRY(ly__pf_only_keys(root, "", keys, err));
     void *mem = p->mem;
@@ -682,6 +698,7 @@ static ly_err parseRoot(json_t *root, ly_program *p, ly_error *err)
     /* questionnaires and touchpoints (program/survey.c, issue 6 engineer S) */
     TRY(ly__program_survey_parse(root, p, err));
     TRY(ly__program_quests_check(p, err)); /* after both: quests name questionnaires */
+    TRY(ly__program_offers(json_object_get(root, "offers"), p, err)); /* program/offers.c */
     return ly_program_validate(p, err);
 }
 

@@ -35,4 +35,17 @@ ly_err ly__program_quests(json_t *section, ly_program *p, ly_error *err);
  * (LY_EINVAL "invalid_value", field "quests.list[i].questionnaire"). */
 ly_err ly__program_quests_check(const ly_program *p, ly_error *err);
 
+/* Offers preferences (issue 6, engineer P; program/offers.h, docs/offers.md). */
+/* The rules' attribute tests, [{"name", "equals" | "in" | "absent"}], into *out in p->mem:
+ * the very reader of rule conditions' "attributes" and "facts" (program.c); errors name
+ * path ("triggers.list[0].audience.attributes[0].equals"). An empty list is allowed. */
+ly_err ly__pf_fact_tests(json_t *v, const char *path, ly_program *p, const ly_fact_test **out,
+                         size_t *n_out, ly_error *err);
+/* The rules' line selector {"skus", "categories", "brands"} (with_exclude: and the
+ * "exclude_*" sets); unknown keys of o are "unknown_field" errors. */
+ly_err ly__pf_selector(json_t *o, const char *path, bool with_exclude, ly_program *p,
+                       ly_line_selector *out, ly_error *err);
+/* Reads the "offers" section (may be NULL) into p->offers, in p->mem (program/offers.c). */
+ly_err ly__program_offers(json_t *section, ly_program *p, ly_error *err);
+
 #endif /* LY_PROGRAM_INTERNAL_H */

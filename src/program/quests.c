@@ -1,7 +1,8 @@
 /*
  * quests.c - reads the program file's "quests" section (docs/quests.md) into ly_quests
  * (core/quests.h) in the program's memory: the quests with their kind, target, period,
- * dates, lines, audience and reward, and the levels with their XP thresholds.
+ * dates, lines, audience and reward, and the levels with their XP thresholds. A reward's
+ * coupon names one of the program's coupon campaigns (checked once "coupons" is read).
  */
 #include "program/program_internal.h"
 #include "core/quests.h"
@@ -137,9 +138,10 @@ static ly_err parseQuest(json_t *o, const char *path, ly_program *p, ly_quest *q
     else if (strcmp(kind, "answers") == 0) q->kind = LY_QUEST_ANSWERS;
     else if (strcmp(kind, "new_category") == 0) q->kind = LY_QUEST_NEW_CATEGORY;
     else if (strcmp(kind, "event") == 0) q->kind = LY_QUEST_EVENT;
+    else if (strcmp(kind, "referrals") == 0) q->kind = LY_QUEST_REFERRALS;
     else return ly_error_set(err, LY_EINVAL, v ? "invalid_value" : "missing_field", sub,
-                             "must be \"deals\", \"spend\", \"answers\", \"new_category\""
-                             " or \"event\"");
+                             "must be \"deals\", \"spend\", \"answers\", \"new_category\","
+                             " \"event\" or \"referrals\"");
     v = json_object_get(o, "event");
     pathf(sub, sizeof sub, "%s.event", path);
     if (q->kind == LY_QUEST_EVENT) TRY(getText(v, sub, p, &q->event_type, err));
@@ -152,7 +154,8 @@ static ly_err parseQuest(json_t *o, const char *path, ly_program *p, ly_quest *q
     else if (v)
         return ly_error_set(err, LY_EINVAL, "invalid_value", sub,
                             "is only for a quest of kind \"answers\"");
-    if ((q->kind == LY_QUEST_ANSWERS || q->kind == LY_QUEST_EVENT) && json_object_get(o, "lines")) {
+    if ((q->kind == LY_QUEST_ANSWERS || q->kind == LY_QUEST_EVENT ||
+         q->kind == LY_QUEST_REFERRALS) && json_object_get(o, "lines")) {
         pathf(sub, sizeof sub, "%s.lines", path);
         return ly_error_set(err, LY_EINVAL, "invalid_value", sub,
                             "a quest of kind \"%s\" counts no receipt lines", kind);
@@ -218,7 +221,7 @@ static ly_err parseQuest(json_t *o, const char *path, ly_program *p, ly_quest *q
         TRY(getInt(v, sub, 0, 50, &pct, err));
         q->holdout_bp = pct * 100;
     }
-    static const char *const rk[] = {"points", "badge", "xp", NULL};
+    static const char *const rk[] = {"points", "badge", "xp", "coupon", NULL};
     v = json_object_get(o, "reward");
     pathf(sub, sizeof sub, "%s.reward", path);
     TRY(needObject(v, sub, err));
@@ -230,10 +233,12 @@ static ly_err parseQuest(json_t *o, const char *path, ly_program *p, ly_quest *q
     if ((x = json_object_get(v, "badge"))) TRY(getText(x, sub, p, &q->badge, err));
     pathf(sub, sizeof sub, "%s.reward.xp", path);
     if ((x = json_object_get(v, "xp"))) TRY(getInt(x, sub, 0, 100000000, &q->xp, err));
+    pathf(sub, sizeof sub, "%s.reward.coupon", path);
+    if ((x = json_object_get(v, "coupon"))) TRY(getText(x, sub, p, &q->coupon, err));
     pathf(sub, sizeof sub, "%s.reward", path);
-    if (q->points == 0 && !q->badge && q->xp == 0)
+    if (q->points == 0 && !q->badge && q->xp == 0 && !q->coupon)
         return ly_error_set(err, LY_EINVAL, "invalid_value", sub,
-                            "must give points, a badge or xp");
+                            "must give points, a badge, xp or a coupon");
     return LY_OK;
 }
 
@@ -311,7 +316,7 @@ ly_err ly__program_quests(json_t *section, ly_program *p, ly_error *err)
         ly_streak_reward *sr = ly_arena_alloc(p->mem, k * sizeof *sr);
         if (!sr) return oom(err);
         for (size_t i = 0; i < k; i++) {
-            static const char *const rk[] = {"weeks", "points", "badge", "xp", NULL};
+            static const char *const rk[] = {"weeks", "points", "badge", "xp", "coupon", NULL};
             char path[PATHN], sub[PATHN];
             json_t *o = json_array_get(rs, i), *x;
             memset(&sr[i], 0, sizeof sr[i]);
@@ -329,9 +334,11 @@ ly_err ly__program_quests(json_t *section, ly_program *p, ly_error *err)
             if ((x = json_object_get(o, "badge"))) TRY(getText(x, sub, p, &sr[i].badge, err));
             pathf(sub, sizeof sub, "%s.xp", path);
             if ((x = json_object_get(o, "xp"))) TRY(getInt(x, sub, 0, 100000000, &sr[i].xp, err));
-            if (sr[i].points == 0 && !sr[i].badge && sr[i].xp == 0)
+            pathf(sub, sizeof sub, "%s.coupon", path);
+            if ((x = json_object_get(o, "coupon"))) TRY(getText(x, sub, p, &sr[i].coupon, err));
+            if (sr[i].points == 0 && !sr[i].badge && sr[i].xp == 0 && !sr[i].coupon)
                 return ly_error_set(err, LY_EINVAL, "invalid_value", path,
-                                    "must give points, a badge or xp");
+                                    "must give points, a badge, xp or a coupon");
         }
         qs->streak = sr;
         qs->n_streak = k;
@@ -340,12 +347,44 @@ ly_err ly__program_quests(json_t *section, ly_program *p, ly_error *err)
     return LY_OK;
 }
 
+/* A reward's coupon must be a campaign of unique codes, one use per code: the personal code
+ * is issued like a unique code (docs/quests.md, Rewards). */
+static ly_err couponCheck(const ly_program *p, const char *id, const char *path, ly_error *err)
+{
+    const ly_coupon_campaign *cc = ly_rewards_coupon(p->rewards, id);
+    if (!cc)
+        return ly_error_set(err, LY_EINVAL, "invalid_value", path,
+                            "the program has no coupon campaign %s", id);
+    if (cc->code)
+        return ly_error_set(err, LY_EINVAL, "invalid_value", path,
+                            "coupon campaign %s has one public code; a reward needs a campaign of"
+                            " unique codes (\"codes\")", id);
+    if (cc->per_code != 1)
+        return ly_error_set(err, LY_EINVAL, "invalid_value", path,
+                            "coupon campaign %s allows %lld use(s) per code; a reward's code is"
+                            " single-use (uses.per_code 1)", id, (long long)cc->per_code);
+    return LY_OK;
+}
+
 ly_err ly__program_quests_check(const ly_program *p, ly_error *err)
 {
     const ly_quests *qs = p->quests;
+    for (size_t i = 0; qs && i < qs->n_streak; i++) {
+        char path[PATHN];
+        pathf(path, sizeof path, "quests.streak.rewards[%zu].coupon", i);
+        if (qs->streak[i].coupon) TRY(couponCheck(p, qs->streak[i].coupon, path, err));
+    }
     for (size_t i = 0; qs && i < qs->n_quests; i++) {
         const ly_quest *q = &qs->quests[i];
         char path[PATHN];
+        pathf(path, sizeof path, "quests.list[%zu].reward.coupon", i);
+        if (q->coupon) TRY(couponCheck(p, q->coupon, path, err));
+        if (q->kind == LY_QUEST_REFERRALS && !(p->rewards && p->rewards->referrals)) {
+            pathf(path, sizeof path, "quests.list[%zu].kind", i);
+            return ly_error_set(err, LY_EINVAL, "invalid_value", path,
+                                "a quest of kind \"referrals\" needs the program's"
+                                " \"referrals\" section");
+        }
         if (q->kind == LY_QUEST_EVENT && !ly_rewards_event(p->rewards, q->event_type)) {
             pathf(path, sizeof path, "quests.list[%zu].event", i);
             return ly_error_set(err, LY_EINVAL, "invalid_value", path,

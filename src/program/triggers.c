@@ -55,6 +55,27 @@ const ly_trigger_def *ly_triggers_find(const ly_triggers_conf *c, const char *id
 
 static ly_arena *memOf(ly_program *p) { return p->mem; }
 
+const char *ly_trig_touchpoint(const ly_trig_step *st, const ly_trig_channel *ch)
+{
+    if (st && st->touchpoint) return st->touchpoint;
+    return ch ? ch->touchpoint : NULL;
+}
+
+/* A "touchpoint" setting: text naming an element of root's "touchpoints" (by its "id").
+ * The section itself is checked by survey.c, which runs after this file. */
+static ly_err getTouchpoint(json_t *root, json_t *v, const char *path, ly_program *p,
+                            const char **out, ly_error *err)
+{
+    TRY(ly__pf_text(v, path, 64, memOf(p), out, err));
+    json_t *list = json_object_get(root, "touchpoints");
+    for (size_t i = 0; json_is_array(list) && i < json_array_size(list); i++) {
+        json_t *id = json_object_get(json_array_get(list, i), "id");
+        if (json_is_string(id) && strcmp(json_string_value(id), *out) == 0) return LY_OK;
+    }
+    return ly_error_set(err, LY_EINVAL, "invalid_value", path,
+                        "names no touchpoint of \"touchpoints\"");
+}
+
 
 /* A decimal as a string ("2.5") or an integer, at scale, within lo..hi (scaled). */
 static ly_err getDecimal(json_t *v, int scale, const char *path, int64_t lo, int64_t hi,
@@ -286,7 +307,7 @@ static ly_err parseAudience(json_t *v, const char *path, ly_program *p, ly_trig_
         "rfm_cells", "r_levels", "segments", "status", "loyalty", "tiers", "facts",
         "days_since_last", "deals", "first_deal_no_second_days", "points_expiring",
         "birthday_within_days", "new_category", "event", "tier_change", "close_to_next_tier",
-        NULL};
+        "attributes", NULL};
     memset(a, 0, sizeof *a);
     a->birthday_days = -1;
     TRY(ly__pf_need_object(v, path, err));
@@ -320,6 +341,9 @@ static ly_err parseAudience(json_t *v, const char *path, ly_program *p, ly_trig_
     if ((x = json_object_get(v, "tiers")))
         TRY(getStrings(x, KP("tiers"), 32, p, NULL, NULL, &a->tiers, err));
     if ((x = json_object_get(v, "facts"))) TRY(getFacts(x, KP("facts"), p, a, err));
+    /* The rules' own reader and syntax (program.c), so a test reads the same everywhere. */
+    if ((x = json_object_get(v, "attributes")))
+        TRY(ly__pf_fact_tests(x, KP("attributes"), p, &a->attributes, &a->n_attributes, err));
     if ((x = json_object_get(v, "days_since_last")))
         TRY(getRange(x, KP("days_since_last"), "from", "below", false, &a->days_from,
                      &a->days_below, err));
@@ -538,11 +562,11 @@ static ly_err checkTemplate(const char *t, const char *path, ly_error *err)
     return LY_OK;
 }
 
-static ly_err parseStep(json_t *v, const char *path, size_t index, ly_program *p,
+static ly_err parseStep(json_t *root, json_t *v, const char *path, size_t index, ly_program *p,
                         const ly_triggers_conf *tc, ly_trig_step *s, ly_error *err)
 {
     static const char *const keys[] = {"wait_days", "while", "subject", "text", "offer",
-                                       "channels", NULL};
+                                       "channels", "touchpoint", NULL};
     TRY(ly__pf_need_object(v, path, err));
     TRY(ly__pf_only_keys(v, path, keys, err));
     char kp[PATH_MAX_];
@@ -571,6 +595,8 @@ static ly_err parseStep(json_t *v, const char *path, size_t index, ly_program *p
     if ((x = json_object_get(v, "offer"))) TRY(parseOffer(x, KP("offer"), p, &s->offer, err));
     if ((x = json_object_get(v, "channels")))
         TRY(parseChannelList(x, KP("channels"), p, tc, &s->channels, err));
+    if ((x = json_object_get(v, "touchpoint")))
+        TRY(getTouchpoint(root, x, KP("touchpoint"), p, &s->touchpoint, err));
 #undef KP
     return LY_OK;
 }
@@ -583,7 +609,7 @@ static unsigned targetedLevels(const ly_trig_audience *a)
     return m;
 }
 
-static ly_err parseTrigger(json_t *v, const char *path, size_t index, ly_program *p,
+static ly_err parseTrigger(json_t *root, json_t *v, const char *path, size_t index, ly_program *p,
                            const ly_triggers_conf *tc, ly_trigger_def *t, ly_error *err)
 {
     static const char *const keys[] = {"id", "name", "priority", "holdout_percent",
@@ -638,7 +664,7 @@ static ly_err parseTrigger(json_t *v, const char *path, size_t index, ly_program
     for (size_t i = 0; i < n; i++) {
         char sp[PATH_MAX_];
         pathf(sp, sizeof sp, "%s.steps[%zu]", path, i);
-        TRY(parseStep(json_array_get(x, i), sp, i, p, tc, &steps[i], err));
+        TRY(parseStep(root, json_array_get(x, i), sp, i, p, tc, &steps[i], err));
         bool any = steps[i].channels.n > 0;
         for (int c = 0; c < 4; c++) any |= t->channels[c].n > 0;
         if (!any)
@@ -680,9 +706,10 @@ static ly_err parseHhmm(json_t *v, const char *path, int *out, ly_error *err)
                         "must be a local time \"HH:MM\"");
 }
 
-static ly_err parseChannels(json_t *v, ly_program *p, ly_triggers_conf *tc, ly_error *err)
+static ly_err parseChannels(json_t *root, json_t *v, ly_program *p, ly_triggers_conf *tc,
+                            ly_error *err)
 {
-    static const char *const ck[] = {"cost", "delivery", "consent", NULL};
+    static const char *const ck[] = {"cost", "delivery", "consent", "touchpoint", NULL};
     for (int m = 0; m < LY_TM_COUNT; m++) {
         tc->channels[m].medium = (ly_trig_medium)m;
         tc->channels[m].delivery = mediumNames[m];
@@ -727,6 +754,10 @@ static ly_err parseChannels(json_t *v, ly_program *p, ly_triggers_conf *tc, ly_e
             else return ly_error_set(err, LY_EINVAL, "invalid_value", kp,
                                      "must be \"sms\", \"email\", \"push\" or \"none\"");
         }
+        if ((x = json_object_get(o, "touchpoint"))) {
+            pathf(kp, sizeof kp, "%s.touchpoint", cp);
+            TRY(getTouchpoint(root, x, kp, p, &c->touchpoint, err));
+        }
     }
     return LY_OK;
 }
@@ -738,7 +769,7 @@ ly_err ly__program_triggers_parse(json_t *root, ly_program *p, ly_error *err)
     if (!p->mem) return ly__pf_oom(err);
     ly_triggers_conf *tc = ly_arena_alloc(memOf(p), sizeof *tc);
     if (!tc) return ly__pf_oom(err);
-    TRY(parseChannels(ch, p, tc, err));
+    TRY(parseChannels(root, ch, p, tc, err));
     pathf(tc->seed, sizeof tc->seed, "loyal");
     tc->r1_max_cost = -1;
     tc->margin_bp = -1;
@@ -797,7 +828,7 @@ ly_err ly__program_triggers_parse(json_t *root, ly_program *p, ly_error *err)
         for (size_t i = 0; i < n; i++) {
             char tp[PATH_MAX_];
             pathf(tp, sizeof tp, "triggers.list[%zu]", i);
-            TRY(parseTrigger(json_array_get(x, i), tp, i, p, tc, &defs[i], err));
+            TRY(parseTrigger(root, json_array_get(x, i), tp, i, p, tc, &defs[i], err));
             for (size_t j = 0; j < i; j++)
                 if (strcmp(defs[j].id, defs[i].id) == 0) {
                     pathf(tp, sizeof tp, "triggers.list[%zu].id", i);

@@ -33,6 +33,8 @@ typedef struct ly_trig_channel {
                                 * (default: the medium's name) */
     int consent;               /* the ly_channel whose consent it needs, -1: none */
     ly_money cost;             /* per message, minor units (for the uplift's return) */
+    const char *touchpoint;    /* the touchpoint its messages go through unless the step names
+                                * one: an id of the program's "touchpoints", or NULL */
     bool declared;             /* named in the program file's "channels" */
 } ly_trig_channel;
 
@@ -59,6 +61,10 @@ typedef struct ly_trig_audience {
     ly_strset segments, statuses, loyalty, tiers;
     const ly_fact_test *facts; /* tests on rfm_cell, segment, status, loyalty, tier */
     size_t n_facts;
+    /* "attributes" (issue 6, engineer P): the rules' attribute tests on the profile's
+     * attributes ("attributes.<name>" facts, questionnaire answers included) */
+    const ly_fact_test *attributes;
+    size_t n_attributes;
     ly_trig_bound days_from, days_below;   /* from <= days since last deal < below */
     ly_trig_bound deals_min, deals_below;  /* min <= deals < below */
     int64_t first_deal_days;   /* > 0: exactly one deal, made at least this many days ago */
@@ -102,6 +108,8 @@ typedef struct ly_trig_step {
     const char *text;          /* the message template */
     ly_trig_offer offer;
     ly_strset channels;        /* overrides the trigger's channels when not empty */
+    const char *touchpoint;    /* the touchpoint its messages go through (an id of the
+                                * program's "touchpoints"), or NULL: the channel's */
 } ly_trig_step;
 
 typedef struct ly_trigger_def {
@@ -137,9 +145,14 @@ typedef struct ly_triggers_conf {
 
 /* Parses the top-level "channels" and "triggers" sections of root into p->triggers
  * (allocated in p->mem). Runs after rules and rewards: combos name rules, coupons name
- * campaigns. p->triggers stays NULL when neither section is present. Errors name their
+ * campaigns. A "touchpoint" on a channel or a step must be the id of an element of root's
+ * "touchpoints" array (read from root: that section is parsed later, by survey.c). p->triggers stays NULL when neither section is present. Errors name their
  * path ("triggers.list[2].audience.days_since_last.from"). */
 ly_err ly__program_triggers_parse(json_t *root, ly_program *p, ly_error *err);
+
+/* The touchpoint a message of step st sent on channel ch goes through: the step's, else
+ * the channel's, else NULL. */
+const char *ly_trig_touchpoint(const ly_trig_step *st, const ly_trig_channel *ch);
 
 /* The trigger called id, or NULL. */
 const ly_trigger_def *ly_triggers_find(const ly_triggers_conf *c, const char *id);

@@ -10,6 +10,7 @@
  * before formatting.
  */
 #include "report/html.h"
+#include "report/maturity_html.h"
 #include "report/svg.h"
 
 #include <math.h>
@@ -353,6 +354,7 @@ static void cover(rctx *c, const json_t *doc, const char *title)
     for (size_t i = 0; i < sizeof toc / sizeof toc[0]; i++)
         if (section(doc, toc[i][0]))
             ly_svg_buf_printf(b, "<li><a href=\"#sec-%s\">%s</a></li>", toc[i][0], toc[i][1]);
+    if (section(doc, "maturity")) ly_svg_buf_puts(b, "<li><a href=\"#maturity\">Program maturity</a></li>");
     ly_svg_buf_puts(b, "</ol></nav></header>");
     ly_arena_free(&c->arena);
 }
@@ -1205,6 +1207,7 @@ ly_err ly_report_html(const json_t *doc, const ly_report_html_opts *opts, char *
     if ((s = section(doc, "copurchases"))) sectionCopurchases(&c, s);
     if ((s = section(doc, "clv"))) sectionClv(&c, s);
     if ((s = section(doc, "profit"))) sectionProfit(&c, s);
+    if ((s = section(doc, "maturity"))) ly_report_maturity_section(&b, s, ++c.section_no);
     if (c.section_no == 0)
         ly_svg_buf_puts(&b, "<section id=\"sec-empty\" data-section=\"empty\"><p class=\"reading\">The analysis "
                             "holds no sections to show.</p></section>");

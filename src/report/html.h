@@ -7,7 +7,9 @@
  * is in docs/report.md). Every section is optional: the renderer draws the sections it finds
  * and skips absent ones, so it works on whatever subset the analysis produced. Inside a
  * section, a missing or mistyped field leaves its figure, chart or table out (a chart with no
- * usable data shows a "No data" note); it never fails the report.
+ * usable data shows a "No data" note); it never fails the report. A "maturity" section (the
+ * rating of `loyal maturity --json`) is drawn last by maturity_html.h and linked from the
+ * contents.
  */
 #ifndef LY_REPORT_HTML_H
 #define LY_REPORT_HTML_H

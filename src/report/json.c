@@ -30,11 +30,8 @@ static json_t *num(double v)
 static json_t *dayText(int64_t day)
 {
     if (day < 0) return json_null();
-    int y;
-    unsigned m, d;
-    ly_civil_from_days(day, &y, &m, &d);
     char buf[16];
-    snprintf(buf, sizeof buf, "%04d-%02u-%02u", y, m, d);
+    ly_date_format(day, buf, sizeof buf);
     return json_string(buf);
 }
 
@@ -428,10 +425,9 @@ static void csvField(FILE *f, const char *s)
 
 static void dayField(FILE *f, int64_t day)
 {
-    int y;
-    unsigned m, d;
-    ly_civil_from_days(day, &y, &m, &d);
-    fprintf(f, "%04d-%02u-%02u", y, m, d);
+    char buf[16];
+    ly_date_format(day, buf, sizeof buf);
+    fputs(buf, f);
 }
 
 ly_err ly_report_customers_csv(const ly_an_result *r, const ly_an_clv *clv, int minor_units,

@@ -100,10 +100,7 @@ ly_err ly_analytics_save(ly_store *store, const ly_an_result *result,
     ly_analytics_run run;
     memset(&run, 0, sizeof run);
     run.at = now;
-    int y;
-    unsigned m, d;
-    ly_civil_from_days(result->as_of_day, &y, &m, &d);
-    snprintf(run.as_of, sizeof run.as_of, "%04d-%02u-%02u", y, m, d);
+    ly_date_format(result->as_of_day, run.as_of, sizeof run.as_of);
     run.sleep_days = result->curve.sleep_day;
     run.churn_days = result->curve.churn_day;
     run.loyalty_deals = result->loyalty_boundary;

@@ -9,11 +9,17 @@
  * same moment are seen in turn: the first completes the quest, the second finds it
  * completed. The bonus key "quest:<id>:<period>:<customer>" makes the points once-only
  * even if a completion were ever replayed.
+ *
+ * A "referrals" quest counts the referrer's friends whose qualifying purchase (rewards.c) a
+ * confirm has just recorded, in that confirm's job; a reward's coupon is a personal,
+ * single-use code of a coupon campaign, issued once per reward key and bound to its owner.
  */
 #include "service/service_internal.h"
+#include "service/rewards_internal.h"
 #include "core/quests.h"
 #include "os/os.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +68,7 @@ static const char *kindName(ly_quest_kind k)
     case LY_QUEST_ANSWERS: return "answers";
     case LY_QUEST_NEW_CATEGORY: return "new_category";
     case LY_QUEST_EVENT: return "event";
+    case LY_QUEST_REFERRALS: return "referrals";
     }
     return "deals";
 }
@@ -115,11 +122,71 @@ static ly_err givePoints(ly_service *s, ly_db *db, struct ly_program_ref *ref, l
     return rc;
 }
 
-/* A reward: points under key (once), the badge (kept once), the XP. `cause` and period
- * name it on the ledger and on the badge ("three-deals", "streak"). */
+/* Personal codes look like the campaign's batch codes (rewards.c): its prefix and 12 of
+ * these 30 letters and digits without look-alikes, drawn by libsodium: 59 random bits. */
+static const char codeAlphabet[] = "ABCDEFGHJKMNPQRSTVWXYZ23456789";
+#define CODE_CHARS 12
+
+/* The hash a code is stored and found under: BLAKE2b-256 of "coupon:" + the code, as the
+ * checkout computes it (rewards.c). */
+static void codeHash(const char *code, uint8_t out[32])
+{
+    char text[128];
+    int n = snprintf(text, sizeof text, "coupon:%s", code);
+    ly_os_hash(text, (size_t)(n < (int)sizeof text ? n : (int)sizeof text - 1), out);
+}
+
+/* The personal code of campaign for the reward `key` (*code, in a): the one already issued
+ * for key, else a new one, stored hashed in coupon_codes (where checkout finds it) and with
+ * its owner in quest_coupons. */
+static ly_err issueCoupon(ly_db *db, const ly_program *prog, const char *campaign,
+                          const char *key, const char *quest_id, const char *period,
+                          int64_t customer_id, ly_time now, ly_arena *a, const char **code,
+                          ly_error *err)
+{
+    ly_quest_coupon c;
+    ly_err rc = ly_db_quest_coupon_get(db, key, a, &c, err);
+    if (rc == LY_OK) {
+        *code = c.code;
+        return LY_OK;
+    }
+    if (rc != LY_ENOTFOUND) return rc;
+    ly_error_clear(err);
+    const ly_coupon_campaign *cc = ly_rewards_coupon(prog->rewards, campaign);
+    if (!cc || cc->code)
+        return ly_error_set(err, LY_EINTERNAL, "coupon_campaign_not_found", NULL,
+                            "the program has no campaign of unique codes %s", campaign);
+    size_t plen = strlen(cc->prefix);
+    char *text = ly_arena_alloc(a, plen + CODE_CHARS + 1);
+    const char *batch = ly_arena_printf(a, "quest:%s", quest_id);
+    if (!text || !batch) return oom(err);
+    memcpy(text, cc->prefix, plen);
+    text[plen + CODE_CHARS] = '\0';
+    uint8_t h[32];
+    for (;;) {
+        for (size_t k = 0; k < CODE_CHARS; k++)
+            text[plen + k] = codeAlphabet[randombytes_uniform(sizeof codeAlphabet - 1)];
+        codeHash(text, h);
+        rc = ly_db_coupon_code_insert(db, h, cc->id, batch, now, err);
+        if (rc != LY_ECONFLICT) break;
+        ly_error_clear(err); /* 2^-59 per pair: draw again */
+    }
+    TRY(rc);
+    c = (ly_quest_coupon){.cause = key, .customer_id = customer_id, .quest_id = quest_id,
+                          .period = period, .campaign = cc->id, .code = text, .issued_at = now};
+    memcpy(c.hash, h, sizeof h);
+    TRY(ly_db_quest_coupon_insert(db, &c, err));
+    *code = text;
+    return LY_OK;
+}
+
+/* A reward: points under key (once), the badge (kept once), the XP, a personal code of the
+ * coupon campaign (once per key; *code gets it, may be NULL). `cause` and period name it on
+ * the ledger and on the badge ("three-deals", "streak"). */
 static ly_err reward(ly_service *s, ly_db *db, struct ly_program_ref *ref, const char *cause,
                      const char *period, const char *key, ly_points points, const char *badge,
-                     int64_t xp, int64_t customer_id, ly_time now, ly_arena *a, ly_error *err)
+                     int64_t xp, const char *coupon, int64_t customer_id, ly_time now,
+                     ly_arena *a, const char **code, ly_error *err)
 {
     if (points > 0) {
         const char *note = ly_arena_printf(a, "%s completed (%s)", cause, period);
@@ -131,6 +198,11 @@ static ly_err reward(ly_service *s, ly_db *db, struct ly_program_ref *ref, const
         TRY(ly_db_quest_badge_add(db, customer_id, &b, NULL, err));
     }
     if (xp > 0) TRY(ly_db_quest_xp_add(db, customer_id, xp, err));
+    const char *issued = NULL;
+    if (coupon)
+        TRY(issueCoupon(db, &ref->p, coupon, key, cause, period, customer_id, now, a, &issued,
+                        err));
+    if (code) *code = issued;
     return LY_OK;
 }
 
@@ -164,8 +236,10 @@ static ly_err streakReceipt(ly_service *s, ly_db *db, struct ly_program_ref *ref
                           .after = k.length, .target = next ? next->weeks : k.length,
                           .completed = reached, .points = next ? next->points : 0,
                           .badge = next && next->badge ? ly_arena_strdup(a, next->badge) : NULL,
-                          .xp = next ? next->xp : 0};
-    if (!st->period || (next && next->badge && !st->badge)) return oom(err);
+                          .xp = next ? next->xp : 0,
+                          .coupon = next && next->coupon ? ly_arena_strdup(a, next->coupon) : NULL};
+    if (!st->period || (next && next->badge && !st->badge) || (next && next->coupon && !st->coupon))
+        return oom(err);
     if (!write) return LY_OK;
     TRY(ly_db_quest_streak_put(db, customer_id, k.week, k.length, k.best, err));
     if (!reached) return LY_OK;
@@ -174,7 +248,7 @@ static ly_err streakReceipt(ly_service *s, ly_db *db, struct ly_program_ref *ref
                                       (long long)customer_id);
     if (!key) return oom(err);
     return reward(s, db, ref, "streak", period, key, next->points, next->badge, next->xp,
-                  customer_id, now, a, err);
+                  next->coupon, customer_id, now, a, &st->coupon_code, err);
 }
 
 /* Whether receipt r has a line the quest counts in a category no other stored receipt of
@@ -215,7 +289,8 @@ ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
     size_t k = 0;
     for (size_t i = 0; i < qs->n_quests; i++) {
         const ly_quest *q = &qs->quests[i];
-        if (!ly_quest_runs(q, day) || q->kind == LY_QUEST_ANSWERS || q->kind == LY_QUEST_EVENT)
+        if (!ly_quest_runs(q, day) || q->kind == LY_QUEST_ANSWERS || q->kind == LY_QUEST_EVENT ||
+            q->kind == LY_QUEST_REFERRALS)
             continue;
         int64_t v = ly_quest_value(q, r->lines, paid, NULL, r->n_lines);
         if (v <= 0) continue;
@@ -243,8 +318,10 @@ ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
                               .period = ly_arena_strdup(a, period), .before = before,
                               .after = before + v, .target = q->target, .points = q->points,
                               .badge = q->badge ? ly_arena_strdup(a, q->badge) : NULL,
-                              .xp = q->xp};
-        if (!st->quest_id || !st->name || !st->period || (q->badge && !st->badge))
+                              .xp = q->xp,
+                              .coupon = q->coupon ? ly_arena_strdup(a, q->coupon) : NULL};
+        if (!st->quest_id || !st->name || !st->period || (q->badge && !st->badge) ||
+            (q->coupon && !st->coupon))
             return oom(err);
         st->completed = done_at == 0 && st->after >= q->target;
         if (!write) continue;
@@ -256,8 +333,8 @@ ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
             const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period,
                                               (long long)customer_id);
             if (!key) return oom(err);
-            TRY(reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, customer_id,
-                       now, a, err));
+            TRY(reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, q->coupon,
+                       customer_id, now, a, &st->coupon_code, err));
         }
     }
     if (qs->n_streak) {
@@ -321,8 +398,8 @@ static ly_err countOne(ly_service *s, ly_db *db, struct ly_program_ref *ref, int
         const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period,
                                           (long long)customer_id);
         if (!key) return oom(err);
-        TRY(reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, customer_id, now,
-                   a, err));
+        TRY(reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, q->coupon,
+                   customer_id, now, a, NULL, err));
     }
     return LY_OK;
 }
@@ -345,8 +422,9 @@ ly_err ly__quests_returned(ly_service *s, ly_db *db, const ly_program *prog,
         const ly_quest *q = NULL;
         for (size_t j = 0; j < qs->n_quests && !q; j++)
             if (strcmp(qs->quests[j].id, c[i].quest_id) == 0) q = &qs->quests[j];
-        /* A quest the program no longer has: its progress no longer matters. */
-        if (!q) continue;
+        /* A quest the program no longer has: its progress no longer matters. A referral
+         * quest follows the referral, after rewards.c (ly__quests_referral_returned). */
+        if (!q || q->kind == LY_QUEST_REFERRALS) continue;
         int64_t left = ly_quest_value(q, r->lines, paid, rcpt->returned, r->n_lines);
         if (left >= c[i].value) continue;
         int64_t value;
@@ -367,6 +445,149 @@ ly_err ly__quests_returned(ly_service *s, ly_db *db, const ly_program *prog,
         upd.value = left;
         TRY(ly_db_quest_contribution_put(db, r->receipt_id, &upd, err));
     }
+    return LY_OK;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Referral quests (engineer R)
+ * ------------------------------------------------------------------------------------- */
+
+static bool hasReferralQuests(const ly_quests *qs)
+{
+    for (size_t i = 0; qs && i < qs->n_quests; i++)
+        if (qs->quests[i].kind == LY_QUEST_REFERRALS) return true;
+    return false;
+}
+
+ly_err ly__quests_referral_confirmed(ly_service *s, ly_db *db, struct ly_program_ref *ref,
+                                     int64_t customer_id, const ly_checkout *in, ly_time now,
+                                     ly_arena *a, ly_error *err)
+{
+    const ly_quests *qs = ref->p.quests;
+    if (customer_id <= 0 || in->no_points || !hasReferralQuests(qs)) return LY_OK;
+    const ly_receipt *r = &in->receipt;
+    /* The referral's stored state is the truth: rewards.c has just made this receipt its
+     * qualifying purchase, or not. */
+    ly_referral rf;
+    ly_err rc = ly_db_referral_get(db, customer_id, a, &rf, err);
+    if (rc == LY_ENOTFOUND) {
+        ly_error_clear(err);
+        return LY_OK;
+    }
+    TRY(rc);
+    if (!rf.receipt_id || strcmp(rf.receipt_id, r->receipt_id) != 0) return LY_OK;
+    /* The referrer as they are now (a merged-away profile counts for its survivor). */
+    ly_customer referrer;
+    ly_who who = {.customer_id = rf.referrer};
+    rc = ly__service_resolve(s, db, &who, a, &referrer, err);
+    if (rc == LY_ENOTFOUND) {
+        ly_error_clear(err);
+        return LY_OK;
+    }
+    TRY(rc);
+    if (referrer.id == customer_id) return LY_OK;
+    int64_t day = ly_local_day(&s->cal, r->time);
+    audience au;
+    bool au_read = false;
+    for (size_t i = 0; i < qs->n_quests; i++) {
+        const ly_quest *q = &qs->quests[i];
+        if (q->kind != LY_QUEST_REFERRALS || !ly_quest_runs(q, day)) continue;
+        if (!au_read) {
+            TRY(audienceOf(s, db, &ref->p, referrer.id, a, &au, err));
+            au_read = true;
+        }
+        if (!inAudience(q, &au, referrer.id)) continue;
+        char period[16];
+        ly_quest_period_key(q, day, period, sizeof period);
+        int64_t before;
+        ly_time done_at;
+        rc = ly_db_quest_progress_get(db, referrer.id, q->id, period, &before, &done_at, err);
+        if (rc != LY_OK && rc != LY_ENOTFOUND) return rc;
+        ly_error_clear(err);
+        bool completed = done_at == 0 && before + 1 >= q->target;
+        TRY(ly_db_quest_progress_put(db, referrer.id, q->id, period, before + 1,
+                                     completed ? now : done_at, now, err));
+        ly_quest_contribution c = {q->id, period, referrer.id, 1};
+        TRY(ly_db_quest_contribution_put(db, r->receipt_id, &c, err));
+        if (!completed) continue;
+        const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period,
+                                          (long long)referrer.id);
+        if (!key) return oom(err);
+        TRY(reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, q->coupon,
+                   referrer.id, now, a, NULL, err));
+    }
+    return LY_OK;
+}
+
+ly_err ly__quests_referral_returned(ly_service *s, ly_db *db, const ly_program *prog,
+                                    const ly_stored_receipt *rcpt, ly_time now, ly_arena *a,
+                                    ly_error *err)
+{
+    (void)s;
+    const ly_quests *qs = prog->quests;
+    if (!rcpt->customer_id || !hasReferralQuests(qs)) return LY_OK;
+    const char *rid = rcpt->receipt.receipt_id;
+    ly_quest_contribution *c;
+    size_t n;
+    TRY(ly_db_quest_contributions(db, rid, a, &c, &n, err));
+    bool read = false, still = false;
+    for (size_t i = 0; i < n; i++) {
+        const ly_quest *q = NULL;
+        for (size_t j = 0; j < qs->n_quests && !q; j++)
+            if (strcmp(qs->quests[j].id, c[i].quest_id) == 0) q = &qs->quests[j];
+        if (!q || q->kind != LY_QUEST_REFERRALS || c[i].value <= 0) continue;
+        if (!read) {
+            /* Does the receipt still qualify a referral? rewards.c has just unqualified it
+             * if this was a full return before the referral's reward. */
+            TRY(ly_db_quest_referral_qualified(db, rid, &still, err));
+            read = true;
+        }
+        if (still) return LY_OK;
+        int64_t value;
+        ly_time done_at;
+        ly_err rc = ly_db_quest_progress_get(db, c[i].customer_id, q->id, c[i].period, &value,
+                                             &done_at, err);
+        if (rc == LY_ENOTFOUND) {
+            ly_error_clear(err);
+            continue;
+        }
+        TRY(rc);
+        value = value > c[i].value ? value - c[i].value : 0;
+        /* A completed quest stays completed and keeps its reward (docs/quests.md). */
+        TRY(ly_db_quest_progress_put(db, c[i].customer_id, q->id, c[i].period, value, done_at,
+                                     now, err));
+        ly_quest_contribution upd = c[i];
+        upd.value = 0;
+        TRY(ly_db_quest_contribution_put(db, rid, &upd, err));
+    }
+    return LY_OK;
+}
+
+ly_err ly__quests_coupon_check(ly_service *s, ly_db *db, const uint8_t hash[32],
+                               int64_t customer_id, const char *field, ly_error *err)
+{
+    int64_t owner;
+    TRY(ly_db_quest_coupon_owner(db, hash, &owner, err));
+    if (owner <= 0) return LY_OK;
+    if (customer_id <= 0)
+        return ly_error_set(err, LY_EUNPROCESSABLE, "coupon_customer_required", field,
+                            "this code is personal: identify its owner");
+    ly_arena a = {0};
+    ly_customer c;
+    memset(&c, 0, sizeof c);
+    ly_who who = {.customer_id = owner};
+    ly_err rc = ly__service_resolve(s, db, &who, &a, &c, err);
+    int64_t now_owner = c.id;
+    ly_arena_free(&a);
+    if (rc == LY_ENOTFOUND) {
+        ly_error_clear(err);
+        now_owner = owner;
+    } else if (rc != LY_OK) {
+        return rc;
+    }
+    if (now_owner != customer_id)
+        return ly_error_set(err, LY_EUNPROCESSABLE, "coupon_personal", field,
+                            "this code is personal to another customer");
     return LY_OK;
 }
 
@@ -400,7 +621,7 @@ ly_err ly_service_quests_view(ly_service *s, int64_t customer_id, ly_time now, l
                              .kind = kindName(q->kind),
                              .period = ly_arena_strdup(a, period), .target = q->target,
                              .deadline_day = ly_quest_deadline(q, day), .points = q->points,
-                             .badge = q->badge, .xp = q->xp};
+                             .badge = q->badge, .xp = q->xp, .coupon = q->coupon};
         if (!v->period) {
             rc = oom(err);
             goto done;
@@ -412,7 +633,22 @@ ly_err ly_service_quests_view(ly_service *s, int64_t customer_id, ly_time now, l
             rc = LY_OK;
         }
         if (rc != LY_OK) goto done;
+        if (q->coupon && v->completed_at) {
+            /* The code of this period's reward, under the reward's key. */
+            const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period,
+                                              (long long)customer_id);
+            ly_quest_coupon qc;
+            rc = key ? ly_db_quest_coupon_get(db, key, a, &qc, err) : oom(err);
+            if (rc == LY_OK) v->coupon_code = qc.code;
+            if (rc == LY_ENOTFOUND) {
+                ly_error_clear(err);
+                rc = LY_OK;
+            }
+            if (rc != LY_OK) goto done;
+        }
     }
+    if ((rc = ly_db_quest_coupons(db, customer_id, a, &out->coupons, &out->n_coupons, err)) != LY_OK)
+        goto done;
     if ((rc = ly_db_quest_badges(db, customer_id, a, &out->badges, &out->n_badges, err)) != LY_OK)
         goto done;
     if ((rc = ly_db_quest_xp_get(db, customer_id, &out->xp, err)) != LY_OK) goto done;
@@ -443,6 +679,7 @@ ly_err ly_service_quests_view(ly_service *s, int64_t customer_id, ly_time now, l
         v->id = ly_arena_strdup(a, v->id);
         v->name = ly_arena_strdup(a, v->name);
         v->badge = v->badge ? ly_arena_strdup(a, v->badge) : NULL;
+        v->coupon = v->coupon ? ly_arena_strdup(a, v->coupon) : NULL;
         if (!v->id || !v->name) rc = oom(err);
     }
     if (out->level_id) {
@@ -613,4 +850,25 @@ ly_err ly_service_quests_report(ly_service *s, ly_time from, ly_time to, ly_aren
 done:
     ly__program_release(s, ref);
     return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Merging profiles (engineer G; docs/quests.md, "Merging profiles")
+ * ------------------------------------------------------------------------------------- */
+
+ly_err ly__quests_merge_complete(ly_service *s, ly_db *db, struct ly_program_ref *ref,
+                                 int64_t customer_id, const char *quest_id, const char *period,
+                                 int64_t value, ly_time now, ly_arena *a, ly_error *err)
+{
+    const ly_quests *qs = ref->p.quests;
+    const ly_quest *q = NULL;
+    for (size_t i = 0; qs && i < qs->n_quests && !q; i++)
+        if (strcmp(qs->quests[i].id, quest_id) == 0) q = &qs->quests[i];
+    /* A quest the program no longer has cannot be completed: its target is unknown. */
+    if (!q || value < q->target) return LY_OK;
+    TRY(ly_db_quest_progress_put(db, customer_id, q->id, period, value, now, now, err));
+    const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period, (long long)customer_id);
+    if (!key) return oom(err);
+    return reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, q->coupon,
+                  customer_id, now, a, NULL, err);
 }

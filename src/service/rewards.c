@@ -173,10 +173,7 @@ static void codeHash(const char *code, uint8_t out[32])
 
 static void dayText(int64_t day, char *buf, size_t size)
 {
-    int y;
-    unsigned m, d;
-    ly_civil_from_days(day, &y, &m, &d);
-    snprintf(buf, size, "%04d-%02u-%02u", y, m, d);
+    ly_date_format(day, buf, size);
 }
 
 /* The engine asks before each rule whose conditions hold. */
@@ -271,6 +268,9 @@ static ly_err couponCheck(ly__rw *rw, const ly_checkout *in, size_t i, ly_arena 
     if (!c->campaign || (c->campaign->code != NULL && strcmp(c->campaign->code, code) != 0))
         return ly_error_set(err, LY_EUNPROCESSABLE, "coupon_unknown", field,
                             "no coupon has this code");
+    /* A quest reward's personal code: only its owner may use it (quests.c). */
+    if (!c->campaign->code) TRY(ly__quests_coupon_check(rw->s, rw->db, c->hash, rw->customer_id,
+                                                        field, err));
     const ly_coupon_campaign *cc = c->campaign;
     int64_t day = (in->receipt.time + (int64_t)in->receipt.utc_offset_min * 60);
     day = day >= 0 ? day / 86400 : -((-day + 86399) / 86400);

@@ -12,6 +12,7 @@
 #include "service/service_internal.h"
 #include "service/rewards_internal.h"
 #include "program/program.h"
+#include "program/survey.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -438,6 +439,27 @@ static ly_err flattenAttributes(json_t *o, const char *prefix, factList *f, ly_a
     return LY_OK;
 }
 
+ly_err ly_service_attribute_facts(const char *attributes_json, ly_arena *a, ly_fact **out,
+                                  size_t *n, ly_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    json_t *attrs = json_loads(attributes_json ? attributes_json : "{}", 0, NULL);
+    if (!json_is_object(attrs) || !json_object_size(attrs)) {
+        json_decref(attrs);
+        return LY_OK;
+    }
+    factList f = {ly_arena_alloc(a, FACTS_MAX * sizeof(ly_fact)), 0};
+    ly_err rc = f.v ? flattenAttributes(attrs, "attributes", &f, a, err)
+                    : ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+    json_decref(attrs);
+    if (rc == LY_OK) {
+        *out = f.v;
+        *n = f.n;
+    }
+    return rc;
+}
+
 /* True when the customer has no receipt in the ledger: no entry names a receipt. A receipt
  * that moved no points leaves no entry, and a very long ledger is read only
  * FIRST_PURCHASE_PAGES pages deep (then the customer counts as known). */
@@ -771,6 +793,10 @@ static ly_err opConfirm(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     TRY(ly_db_receipt_insert(db, &sr, err));
     /* Rule uses, budgets, coupons, partner figures, a referral's purchase (rewards.c). */
     TRY(ly__rw_confirmed(s, prog, db, rw, in, out, op->now, err));
+    /* A referral this receipt qualified counts for the referrer's quests (quests.c). */
+    if (pw && prog->quests)
+        TRY(ly__quests_referral_confirmed(s, db, op->prog_, w.customer_id, in, op->now,
+                                          op->arena, err));
     TRY(ly__survey_confirmed(prog, db, in, err)); /* its touchpoint (survey.c, engineer S) */
     /* An upgrade happens as soon as the receipt qualifies, in the same job (tiers.c). */
     if (pw && prog->tiers) TRY(ly__tiers_after_confirm(s, db, prog, w.customer_id, op->now, err));
@@ -940,6 +966,8 @@ static ly_err opReturn(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     TRY(ly__quests_returned(s, db, &op->prog_->p, rcpt, op->now, op->arena, err));
     /* Partner figures; a full return gives back rule uses and coupons (rewards.c). */
     TRY(ly__rw_returned(s, &op->prog_->p, db, rcpt, ret, op->now, err));
+    /* A referral the return unqualified takes back its referral quests' count (quests.c). */
+    TRY(ly__quests_referral_returned(s, db, &op->prog_->p, rcpt, op->now, op->arena, err));
     op->status = 201;
     TRY(render(op, err));
     memcpy(ret->request_hash, op->request_hash, 32);
@@ -1059,6 +1087,81 @@ static ly_err opQr(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     return idemStore(db, op, "qr", err);
 }
 
+/* Carries one once-only mark (the idempotency row of adjustment id from_id) to the survivor
+ * as adjustment id into_id, so the survivor is never paid that bonus again. */
+static ly_err mergeMark(ly_db *db, ly_op *op, const char *from_id, const char *into_id,
+                        ly_error *err)
+{
+    const char *fk = ly_arena_printf(op->arena, "adjustment:%s", from_id);
+    const char *ik = ly_arena_printf(op->arena, "adjustment:%s", into_id);
+    if (!fk || !ik) return oom(err);
+    uint8_t h[32];
+    ly_os_hash(into_id, strlen(into_id), h); /* what the bonus's own request hashes */
+    return ly_db_merge_mark_copy(db, fk, ik, h, op->now, NULL, err);
+}
+
+/* The once-only bonuses the merged profile got stay given for the person (docs/api.md,
+ * "Merge two profiles"): the welcome bonus, a year's birthday bonus, a questionnaire's
+ * completion reward. */
+static ly_err mergeMarks(ly_db *db, ly_op *op, int64_t from, int64_t into, ly_error *err)
+{
+    ly_arena *a = op->arena;
+    const char *f = ly_arena_printf(a, "welcome:%lld", (long long)from);
+    const char *i = ly_arena_printf(a, "welcome:%lld", (long long)into);
+    if (!f || !i) return oom(err);
+    TRY(mergeMark(db, op, f, i, err));
+    const char *prefix = ly_arena_printf(a, "adjustment:birthday:%lld:", (long long)from);
+    if (!prefix) return oom(err);
+    const char **keys;
+    size_t n;
+    TRY(ly_db_merge_keys(db, prefix, a, &keys, &n, err));
+    for (size_t k = 0; k < n; k++) {
+        const char *year = keys[k] + strlen(prefix);
+        f = keys[k] + strlen("adjustment:");
+        i = ly_arena_printf(a, "birthday:%lld:%s", (long long)into, year);
+        if (!i) return oom(err);
+        TRY(mergeMark(db, op, f, i, err));
+    }
+    const ly_survey_conf *sv = op->prog_->p.survey;
+    for (size_t q = 0; sv && q < sv->n_questionnaires; q++) {
+        const char *id = sv->questionnaires[q].id;
+        f = ly_arena_printf(a, "questionnaire:%s:%lld", id, (long long)from);
+        i = ly_arena_printf(a, "questionnaire:%s:%lld", id, (long long)into);
+        if (!f || !i) return oom(err);
+        TRY(mergeMark(db, op, f, i, err));
+    }
+    return LY_OK;
+}
+
+/* The survivor's attributes (a JSON object) with the keys it lacks taken from the merged
+ * profile's, in the arena; the survivor's own text when nothing is added. */
+static ly_err mergeAttributes(const char *into, const char *from, ly_arena *a, const char **out,
+                              ly_error *err)
+{
+    *out = into;
+    json_t *ji = json_loads(into ? into : "{}", 0, NULL);
+    json_t *jf = json_loads(from ? from : "{}", 0, NULL);
+    ly_err rc = LY_OK;
+    if (json_is_object(ji) && json_is_object(jf)) {
+        const char *key;
+        json_t *v;
+        size_t added = 0;
+        json_object_foreach(jf, key, v) {
+            if (json_object_get(ji, key)) continue;
+            json_object_set(ji, key, v);
+            added++;
+        }
+        if (added) {
+            char *t = json_dumps(ji, JSON_COMPACT | JSON_SORT_KEYS);
+            if (!t || !(*out = ly_arena_strdup(a, t))) rc = oom(err);
+            free(t);
+        }
+    }
+    json_decref(ji);
+    json_decref(jf);
+    return rc;
+}
+
 static ly_err opMerge(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
 {
     ly_err rc = idemCheck(db, op, "merge", err);
@@ -1099,6 +1202,12 @@ static ly_err opMerge(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     TRY(entryWrite(db, from_id, LY_ENTRY_MERGE_OUT, out, 0, NULL, NULL, ref, NULL, op->now, err));
     TRY(entryWrite(db, into_id, LY_ENTRY_MERGE_IN, in, 0, NULL, NULL, ref, NULL, op->now, err));
     TRY(ly_db_customer_move(db, from_id, into_id, op->now, err));
+    /* Quest periods both profiles had open: the sums that reach a target complete below. */
+    ly_merge_progress *open;
+    size_t n_open;
+    TRY(ly_db_merge_open_collisions(db, from_id, into_id, op->arena, &open, &n_open, err));
+    TRY(ly_db_merge_moves(db, from_id, into_id, op->now, err));
+    TRY(mergeMarks(db, op, from_id, into_id, err));
 
     ly_account zero = {0, 0, 0};
     TRY(ly_db_account_save(db, from_id, &zero, err));
@@ -1122,8 +1231,13 @@ static ly_err opMerge(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
         into.enrolled_at = from.enrolled_at;
         into.enrolled_store = from.enrolled_store;
     }
+    TRY(mergeAttributes(into.attributes, from.attributes, op->arena, &into.attributes, err));
     into.updated_at = op->now;
     TRY(ly_db_customer_update(db, &into, err));
+    /* After the balance is saved: a completion's bonus is an adjustment of its own. */
+    for (size_t i = 0; i < n_open; i++)
+        TRY(ly__quests_merge_complete(s, db, op->prog_, into_id, open[i].quest_id,
+                                      open[i].period, open[i].value, op->now, op->arena, err));
     TRY(reload(db, into_id, op, err));
     op->status = 200;
     TRY(render(op, err));

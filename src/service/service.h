@@ -512,12 +512,15 @@ typedef struct ly_quest_step {
     ly_points points;         /* the reward, given when completed */
     const char *badge;        /* NULL: none */
     int64_t xp;
+    const char *coupon;       /* the reward's coupon campaign; NULL: none (engineer R) */
+    const char *coupon_code;  /* the personal code issued (confirm, completed); else NULL */
 } ly_quest_step;
 
 /* One quest as the customer sees it today. */
 typedef struct ly_quest_view {
     const char *id, *name;
-    const char *kind;         /* "deals" or "spend" */
+    const char *kind;         /* "deals", "spend", "answers", "event", "new_category",
+                               * "referrals" */
     const char *period;       /* the current period's key */
     int64_t value, target;
     int64_t deadline_day;     /* local day; LY_DAY_FOREVER: none */
@@ -525,6 +528,8 @@ typedef struct ly_quest_view {
     ly_points points;
     const char *badge;
     int64_t xp;
+    const char *coupon;       /* the reward's coupon campaign; NULL: none (engineer R) */
+    const char *coupon_code;  /* the code issued for this period; NULL: none yet */
 } ly_quest_view;
 
 typedef struct ly_quests_view {
@@ -543,6 +548,9 @@ typedef struct ly_quests_view {
     int64_t streak_best;
     int64_t streak_next_weeks;/* the next step of the schedule above it; 0: none */
     ly_points streak_next_points;
+    struct ly_quest_coupon *coupons; /* every personal code issued to the customer, oldest
+                               * first, with whether it is used (store.h; engineer R) */
+    size_t n_coupons;
 } ly_quests_view;
 
 /* A quest's figures (loyal quests report). Means are estimates (double). */
@@ -635,6 +643,12 @@ typedef struct ly_tp_report_row {
     double diff, diff_lo, diff_hi; /* return-rate difference detractors - promoters, 95% */
     bool diff_known;           /* both groups have at least min_group answers */
     bool predicts_churn;       /* diff_known and diff_hi < 0 */
+    /* Trigger messages that went out through it (issue 6, engineer T): */
+    int64_t msg_written, msg_delivered, msg_dead; /* outbox messages; of them delivered, dead */
+    bool msg_conv_applies;     /* declared with stage trigger_communication */
+    int64_t msg_conv_n, msg_conv_yes; /* customers with a delivered message there whose first
+                                * such delivery is observable for days, and of them with a
+                                * receipt within days after it (only when msg_conv_applies) */
 } ly_tp_report_row;
 
 typedef struct ly_tp_report {
@@ -645,9 +659,29 @@ typedef struct ly_tp_report {
     size_t n_rows;
 } ly_tp_report;
 
-/* Builds the report from the store (answers and receipts) and the program's touchpoints,
+/* Builds the report from the store (answers, receipts, events, outbox messages) and the
+ * program's touchpoints,
  * in a. days >= 1; min_group >= 2 is the smallest group for an interval. */
 ly_err ly_service_touchpoints_report(ly_service *s, int days, int min_group, ly_arena *a,
                                      ly_tp_report *out, ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * Answers in the profile for triggers and offers (issue 6, engineer P; docs/offers.md
+ * "Preferences", docs/triggers.md "Audience conditions")
+ * ------------------------------------------------------------------------------------- */
+
+/* A customer's attributes (the profile's JSON object text; NULL or not an object: none) as
+ * the rules see them: "attributes.<key>" facts, strings as they are, numbers and booleans as
+ * their JSON text, nested objects joined with '.' ("attributes.material.silk" = "true"),
+ * arrays and nulls left out; at most 256. *out (in a) may be NULL when *n is 0. LY_ENOMEM. */
+ly_err ly_service_attribute_facts(const char *attributes_json, ly_arena *a, ly_fact **out,
+                                  size_t *n, ly_error *err);
+
+/* The program in force with a reference held, for a server thread that reads its settings
+ * beside a replacement (program_hold.c). Never NULL once the service is open; give *ref back
+ * with ly_service_program_unhold. */
+const ly_program *ly_service_program_hold(ly_service *s, ly_program_ref **ref);
+/* Drops the reference of ly_service_program_hold. NULL ref is a no-op. */
+void ly_service_program_unhold(ly_service *s, ly_program_ref *ref);
 
 #endif /* LY_SERVICE_H */

@@ -140,4 +140,39 @@ ly_err ly__quests_returned(ly_service *s, ly_db *db, const ly_program *prog,
                            const ly_stored_receipt *rcpt, ly_time now, ly_arena *a,
                            ly_error *err);
 
+/* Referral quests and coupon rewards (issue 6, engineer R; docs/quests.md). */
+
+/* Inside the confirm's job, after the referral bookkeeping (rewards.c) ran for the new (not
+ * replayed) receipt in of customer_id: when this receipt is now the qualifying purchase of
+ * the customer's referral, advances by 1 the referrer's running "referrals" quests whose
+ * audience the referrer is in, in the period of the receipt's local time, rewarding one
+ * that reaches its target (once per period), and records the receipt's contribution. */
+ly_err ly__quests_referral_confirmed(ly_service *s, ly_db *db, struct ly_program_ref *ref,
+                                     int64_t customer_id, const ly_checkout *in, ly_time now,
+                                     ly_arena *a, ly_error *err);
+
+/* Inside a return's job, after the referral bookkeeping (rewards.c) ran: a receipt that
+ * counted for a referrer's "referrals" quest and no longer qualifies the referral (a full
+ * return before the referral was rewarded) takes its 1 back; a completed quest keeps its
+ * reward. */
+ly_err ly__quests_referral_returned(ly_service *s, ly_db *db, const ly_program *prog,
+                                    const ly_stored_receipt *rcpt, ly_time now, ly_arena *a,
+                                    ly_error *err);
+
+/* At checkout, for a coupon code with this hash: LY_OK when it is not a quest's personal
+ * code or customer_id (0: anonymous) owns it (a merged-away owner counts as its survivor);
+ * else 422 naming field: coupon_customer_required (anonymous) or coupon_personal (another
+ * customer's code). */
+ly_err ly__quests_coupon_check(ly_service *s, ly_db *db, const uint8_t hash[32],
+                               int64_t customer_id, const char *field, ly_error *err);
+
+/* Merging profiles (engineer G; docs/quests.md, "Merging profiles"): a quest period whose
+ * progress the merge summed to `value` on the survivor customer_id, neither profile having
+ * completed it. When the program has the quest and value reaches its target, the period is
+ * completed now and its reward given once under the survivor's key
+ * "quest:<id>:<period>:<customer>"; otherwise nothing changes. Runs in the merge's job. */
+ly_err ly__quests_merge_complete(ly_service *s, ly_db *db, struct ly_program_ref *ref,
+                                 int64_t customer_id, const char *quest_id, const char *period,
+                                 int64_t value, ly_time now, ly_arena *a, ly_error *err);
+
 #endif /* LY_SERVICE_INTERNAL_H */

@@ -380,6 +380,7 @@ ly_err ly_service_touchpoints_report(ly_service *s, int days, int min_group, ly_
         else {
             row->stage = ly_tp_stage_name(conf->touchpoints[i].stage);
             row->channel = ly_arena_strdup(a, conf->touchpoints[i].channel);
+            row->msg_conv_applies = conf->touchpoints[i].stage == LY_TP_TRIGGER_COMMUNICATION;
         }
     }
     ly__program_release(s, ref);
@@ -425,6 +426,25 @@ ly_err ly_service_touchpoints_report(ly_service *s, int days, int min_group, ly_
             row->csi_n++;
             row->csi += (double)(t->csi - t->csi_min) / (double)(t->csi_max - t->csi_min) * 100.0;
         }
+    }
+    /* Trigger messages: counts by state, and the conversion of messaged customers. */
+    ly_tp_messages *mc;
+    ly_tp_messaged *md;
+    size_t n_mc, n_md;
+    TRY(ly_db_touchpoint_messages(db, a, &mc, &n_mc, &md, &n_md, err));
+    for (size_t i = 0; i < n_mc; i++) {
+        ly_tp_report_row *row = rowFor(out, &cap, a, mc[i].touchpoint);
+        if (!row) return oom(err);
+        row->msg_written = mc[i].written;
+        row->msg_delivered = mc[i].delivered;
+        row->msg_dead = mc[i].dead;
+    }
+    for (size_t i = 0; i < n_md; i++) {
+        ly_tp_report_row *row = rowFor(out, &cap, a, md[i].touchpoint);
+        if (!row) return oom(err);
+        if (!row->msg_conv_applies || md[i].first_delivered + window > out->horizon) continue;
+        row->msg_conv_n++;
+        row->msg_conv_yes += md[i].next_deal > 0 && md[i].next_deal <= md[i].first_delivered + window;
     }
     for (size_t i = 0; i < out->n_rows; i++) {
         ly_tp_report_row *row = &out->rows[i];

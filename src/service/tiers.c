@@ -386,10 +386,7 @@ void ly_service_money_text(ly_money v, int minor_units, char *buf, size_t size)
 
 static void dayText(int64_t day, char *buf, size_t size)
 {
-    int y;
-    unsigned m, d;
-    ly_civil_from_days(day, &y, &m, &d);
-    snprintf(buf, size, "%04d-%02u-%02u", y, m, d);
+    ly_date_format(day, buf, size);
 }
 
 static ly_err copyBenefits(const ly_benefit *b, size_t n, ly_arena *a, ly_benefit_view **out,

@@ -96,10 +96,7 @@ static void offsetText(int off, char *out, size_t size)
 
 static void dateText(int64_t days, char *out, size_t size)
 {
-    int y;
-    unsigned m, d;
-    ly_civil_from_days(days, &y, &m, &d);
-    snprintf(out, size, "%04d-%02u-%02u", y, m, d);
+    ly_date_format(days, out, size);
 }
 
 /* ---------------------------------------------------------------------------------------

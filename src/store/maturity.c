@@ -1,7 +1,8 @@
 /*
  * maturity.c - the database's facts for the program's maturity level (store.h, "The
  * program's maturity level"; docs/maturity.md): receipts and their identified share, saved
- * analytics, trigger messages and hold-outs, events, quest progress and answers.
+ * analytics, trigger messages and hold-outs, events, quest progress and answers; and the
+ * stored program versions, from which the renewal of the triggers is judged.
  *
  * These are occasional reads, so the statements are prepared here and finalised at once
  * rather than taking slots of the statement cache.
@@ -106,6 +107,62 @@ ly_err ly_db_maturity_facts(ly_db *db, ly_maturity_facts *out, ly_error *err)
     out->quest_rows = out->answers = -1;
     if (ly__tx(db, STMT_BEGIN, err) != LY_OK) return LY_EIO;
     ly_err rc = readFacts(db, out, err);
+    if (rc == LY_OK) rc = ly__tx(db, STMT_COMMIT, err);
+    else ly__tx(db, STMT_ROLLBACK, NULL);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Program versions, for the renewal of the triggers
+ * ------------------------------------------------------------------------------------- */
+
+static ly_err readVersions(ly_db *db, ly_arena *a, ly_program_version_row **out, size_t *n,
+                           ly_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->conn,
+                           "SELECT version, text, first_loaded_at FROM program_versions"
+                           " ORDER BY first_loaded_at, rowid",
+                           -1, &st, NULL) != SQLITE_OK)
+        return ly__db_fail(db, NULL, err);
+    size_t cap = 0;
+    ly_err rc = LY_OK;
+    int step = SQLITE_DONE;
+    while (rc == LY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            ly_program_version_row *v = ly_arena_alloc(a, nc * sizeof *v);
+            if (!v) {
+                rc = ly__oom(err);
+                break;
+            }
+            if (*n) memcpy(v, *out, *n * sizeof *v);
+            *out = v;
+            cap = nc;
+        }
+        ly_program_version_row *r = &(*out)[*n];
+        if (!ly__col_text(st, 0, a, &r->version) || !ly__col_text(st, 1, a, &r->text)) {
+            rc = ly__oom(err);
+            break;
+        }
+        r->first_loaded_at = sqlite3_column_int64(st, 2);
+        (*n)++;
+    }
+    if (rc == LY_OK && step != SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return ly__db_fail(db, NULL, err);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+ly_err ly_db_program_versions(ly_db *db, ly_arena *a, ly_program_version_row **out, size_t *n,
+                              ly_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (ly__tx(db, STMT_BEGIN, err) != LY_OK) return LY_EIO;
+    ly_err rc = readVersions(db, a, out, n, err);
     if (rc == LY_OK) rc = ly__tx(db, STMT_COMMIT, err);
     else ly__tx(db, STMT_ROLLBACK, NULL);
     return rc;

@@ -32,7 +32,7 @@ bool ly_msg_state_parse(const char *s, ly_msg_state *out)
 /* The columns every read returns, in this order (readMessage). */
 #define MSG_COLUMNS                                                                           \
     "id, message_id, trigger_id, customer_id, step, channel, payload, state, attempts,"      \
-    " next_at, last_error, cost, created_at, updated_at, delivered_at"
+    " next_at, last_error, cost, created_at, updated_at, delivered_at, touchpoint"
 
 static bool readMessage(sqlite3_stmt *st, ly_arena *a, ly_message *m)
 {
@@ -51,7 +51,8 @@ static bool readMessage(sqlite3_stmt *st, ly_arena *a, ly_message *m)
     m->updated_at = ly__col_i64(st, 13);
     m->delivered_at = ly__col_i64(st, 14);
     return ly__col_text(st, 2, a, &m->trigger) && ly__col_text(st, 5, a, &m->channel) &&
-           ly__col_text(st, 6, a, &m->payload) && ly__col_text(st, 10, a, &m->last_error);
+           ly__col_text(st, 6, a, &m->payload) && ly__col_text(st, 10, a, &m->last_error) &&
+           ly__col_text(st, 15, a, &m->touchpoint);
 }
 
 /* Steps a query of MSG_COLUMNS into a growing array. */
@@ -111,6 +112,9 @@ static ly_err validate(const ly_message *m, ly_error *err)
                             "the payload must be a JSON object");
     if (m->created_at <= 0)
         return ly_error_set(err, LY_EINVAL, "invalid_message", "created_at", "must be set");
+    if (m->touchpoint && !validTrigger(m->touchpoint))
+        return ly_error_set(err, LY_EINVAL, "invalid_message", "touchpoint",
+                            "a touchpoint id is 1-64 bytes without control characters");
     return LY_OK;
 }
 
@@ -169,14 +173,15 @@ ly_err ly_db_outbox_enqueue(ly_db *db, ly_message *m, ly_arena *a, bool *created
         ly_os_random_token(id + 4, LY_MESSAGE_ID_LEN - 4);
         sqlite3_stmt *st = ly__stmt(db, STMT_OUTBOX_INSERT,
             "INSERT INTO outbox(message_id, trigger_id, customer_id, step, channel, payload,"
-            " state, attempts, next_at, created_at, updated_at)"
-            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?8)"
+            " state, attempts, next_at, created_at, updated_at, touchpoint)"
+            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?8, ?9)"
             " ON CONFLICT(trigger_id, customer_id, step) DO NOTHING", err);
         if (!st) return LY_EIO;
         if (ly__bind_text(st, 1, id) || ly__bind_text(st, 2, m->trigger) ||
             ly__bind_i64(st, 3, m->customer_id) || ly__bind_i64(st, 4, m->step) ||
             ly__bind_text(st, 5, m->channel) || ly__bind_text(st, 6, m->payload) ||
-            ly__bind_i64(st, 7, due) || ly__bind_i64(st, 8, m->created_at))
+            ly__bind_i64(st, 7, due) || ly__bind_i64(st, 8, m->created_at) ||
+            ly__bind_text(st, 9, m->touchpoint))
             return ly__db_fail(db, st, err);
         if (sqlite3_step(st) != SQLITE_DONE) {
             int x = sqlite3_extended_errcode(db->conn);

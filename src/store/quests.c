@@ -1,6 +1,7 @@
 /*
  * quests.c - the stored side of quests (store.h, "Quests"): progress per customer, quest
- * and period, each receipt's contribution, badges and experience points.
+ * and period, each receipt's contribution, badges and experience points, the personal
+ * coupon codes of quest rewards and the referral a receipt qualifies.
  */
 #include "store/internal.h"
 
@@ -262,6 +263,117 @@ ly_err ly_db_quest_bought_category(ly_db *db, int64_t customer_id, const char *c
     if (ly__bind_i64(st, 1, customer_id) || ly__bind_text(st, 2, category) ||
         ly__bind_text(st, 3, except_receipt_id))
         return ly__db_fail(db, st, err);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW;
+    return stepDone(db, st, rc, err);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Personal coupon codes of quest rewards (engineer R)
+ * ------------------------------------------------------------------------------------- */
+
+#define COUPON_COLS "cause, customer_id, quest_id, period, campaign, code, hash, issued_at"
+
+static bool couponRow(sqlite3_stmt *st, ly_arena *a, ly_quest_coupon *c)
+{
+    memset(c, 0, sizeof *c);
+    if (!ly__col_text(st, 0, a, &c->cause) || !ly__col_text(st, 2, a, &c->quest_id) ||
+        !ly__col_text(st, 3, a, &c->period) || !ly__col_text(st, 4, a, &c->campaign) ||
+        !ly__col_text(st, 5, a, &c->code))
+        return false;
+    c->customer_id = ly__col_i64(st, 1);
+    ly__col_hash(st, 6, c->hash);
+    c->issued_at = ly__col_i64(st, 7);
+    return true;
+}
+
+ly_err ly_db_quest_coupon_get(ly_db *db, const char *cause, ly_arena *a, ly_quest_coupon *out,
+                              ly_error *err)
+{
+    sqlite3_stmt *st = ly__stmt(db, STMT_QST_COUPON_GET,
+        "SELECT " COUPON_COLS " FROM quest_coupons WHERE cause = ?1", err);
+    if (!st) return LY_EIO;
+    if (ly__bind_text(st, 1, cause)) return ly__db_fail(db, st, err);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        ly__stmt_done(st);
+        return ly_error_set(err, LY_ENOTFOUND, "quest_coupon_not_found", NULL, "no code issued");
+    }
+    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
+    bool ok = couponRow(st, a, out);
+    ly__stmt_done(st);
+    return ok ? LY_OK : ly__oom(err);
+}
+
+ly_err ly_db_quest_coupon_insert(ly_db *db, const ly_quest_coupon *c, ly_error *err)
+{
+    sqlite3_stmt *st = ly__stmt(db, STMT_QST_COUPON_INSERT,
+        "INSERT INTO quest_coupons(" COUPON_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", err);
+    if (!st) return LY_EIO;
+    if (ly__bind_text(st, 1, c->cause) || ly__bind_i64(st, 2, c->customer_id) ||
+        ly__bind_text(st, 3, c->quest_id) || ly__bind_text(st, 4, c->period) ||
+        ly__bind_text(st, 5, c->campaign) || ly__bind_text(st, 6, c->code) ||
+        ly__bind_hash(st, 7, c->hash) || ly__bind_i64(st, 8, c->issued_at))
+        return ly__db_fail(db, st, err);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        if (ly__is_duplicate(db)) {
+            ly__stmt_done(st);
+            return ly_error_set(err, LY_ECONFLICT, "quest_coupon_exists", NULL,
+                                "a code was already issued for %s", c->cause);
+        }
+        return ly__db_fail(db, st, err);
+    }
+    ly__stmt_done(st);
+    return LY_OK;
+}
+
+ly_err ly_db_quest_coupons(ly_db *db, int64_t customer_id, ly_arena *a, ly_quest_coupon **out,
+                           size_t *n, ly_error *err)
+{
+    sqlite3_stmt *st = ly__stmt(db, STMT_QST_COUPONS,
+        "SELECT cause, customer_id, quest_id, period, campaign, code, hash, issued_at,"
+        " EXISTS (SELECT 1 FROM coupon_redemptions r WHERE r.hash = q.hash AND r.returned = 0)"
+        " FROM quest_coupons q WHERE customer_id = ?1 ORDER BY issued_at, cause", err);
+    if (!st) return LY_EIO;
+    if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap && !ly__grow(a, (void **)out, *n, &cap, sizeof **out)) {
+            ly__stmt_done(st);
+            return ly__oom(err);
+        }
+        if (!couponRow(st, a, &(*out)[*n])) {
+            ly__stmt_done(st);
+            return ly__oom(err);
+        }
+        (*out)[*n].used = ly__col_i64(st, 8) != 0;
+        (*n)++;
+    }
+    return stepDone(db, st, rc, err);
+}
+
+ly_err ly_db_quest_coupon_owner(ly_db *db, const uint8_t hash[32], int64_t *owner,
+                                ly_error *err)
+{
+    sqlite3_stmt *st = ly__stmt(db, STMT_QST_COUPON_OWNER,
+        "SELECT customer_id FROM quest_coupons WHERE hash = ?1", err);
+    if (!st) return LY_EIO;
+    if (ly__bind_hash(st, 1, hash)) return ly__db_fail(db, st, err);
+    int rc = sqlite3_step(st);
+    *owner = rc == SQLITE_ROW ? ly__col_i64(st, 0) : 0;
+    return stepDone(db, st, rc, err);
+}
+
+ly_err ly_db_quest_referral_qualified(ly_db *db, const char *receipt_id, bool *out,
+                                      ly_error *err)
+{
+    sqlite3_stmt *st = ly__stmt(db, STMT_QST_REFERRAL_QUALIFIED,
+        "SELECT 1 FROM referrals WHERE receipt_id = ?1 LIMIT 1", err);
+    if (!st) return LY_EIO;
+    if (ly__bind_text(st, 1, receipt_id)) return ly__db_fail(db, st, err);
     int rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW;
     return stepDone(db, st, rc, err);

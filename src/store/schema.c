@@ -511,6 +511,29 @@ static const char *const migrations[] = {
     "  event_id TEXT PRIMARY KEY REFERENCES events(event_id),"
     "  touchpoint TEXT NOT NULL"
     ") STRICT, WITHOUT ROWID;",
+
+    /* The touchpoint a trigger message goes out through (issue 6, engineer T;
+     * docs/touchpoints.md, docs/triggers.md): on the outbox message and on the step reached
+     * (held-out steps too: the touchpoint the message would have gone through). NULL: none. */
+    "ALTER TABLE outbox ADD COLUMN touchpoint TEXT;"
+    "ALTER TABLE trigger_sends ADD COLUMN touchpoint TEXT;"
+    "CREATE INDEX outbox_touchpoint ON outbox(touchpoint, customer_id)"
+    "  WHERE touchpoint IS NOT NULL;",
+
+    /* Personal coupon codes given as quest rewards (issue 6, engineer R; docs/quests.md,
+     * Rewards): one per reward's cause, bound to its owner. The code is kept so its owner
+     * can see it again; its hash is in coupon_codes like a batch code's. */
+    "CREATE TABLE quest_coupons ("
+    "  cause TEXT PRIMARY KEY,"                  /* the reward's key */
+    "  customer_id INTEGER NOT NULL REFERENCES customers(id),"
+    "  quest_id TEXT NOT NULL,"
+    "  period TEXT NOT NULL,"
+    "  campaign TEXT NOT NULL,"
+    "  code TEXT NOT NULL,"
+    "  hash BLOB NOT NULL UNIQUE,"               /* as coupon_codes.hash */
+    "  issued_at INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX quest_coupons_customer ON quest_coupons(customer_id, issued_at);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

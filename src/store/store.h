@@ -541,6 +541,8 @@ typedef struct ly_message {
     const char *payload;   /* a JSON object (text): what the adapter sends; see docs */
     ly_time created_at;    /* > 0 */
     ly_time not_before;    /* earliest delivery (quiet hours); 0 = created_at */
+    const char *touchpoint;/* the program touchpoint it goes out through, or NULL (issue 6,
+                            * engineer T; docs/touchpoints.md); stored as given */
 
     char id[LY_MESSAGE_ID_LEN + 1]; /* unique and stable: receivers deduplicate on it */
     int64_t rowid;
@@ -559,7 +561,7 @@ typedef struct ly_message {
  * Call it inside a write job. On LY_OK, *created (may be NULL) says whether a new message
  * was written, and m's id, rowid, state, attempts, next_at, ... are those of the stored
  * message (for an existing one its stored state wins; its last_error is read into a when
- * a is not NULL; trigger, channel and payload stay the caller's pointers).
+ * a is not NULL; trigger, channel, payload and touchpoint stay the caller's pointers).
  * Errors: LY_EINVAL ("invalid_message", field = the member) for a bad member,
  * ("invalid_payload") when payload is not a JSON object; LY_ENOTFOUND ("customer_not_found");
  * LY_EIO. */
@@ -767,6 +769,7 @@ typedef struct ly_trigger_send {
     const char *message_id;  /* the outbox message; NULL when nothing was sent */
     const char *offer;       /* the offer's kind, or NULL */
     ly_money reward_cost;    /* the offer's cost if taken; 0 when nothing was sent */
+    const char *touchpoint;  /* the touchpoint of the (would-be) message, or NULL (issue 6) */
 } ly_trigger_send;
 /* Records a step reached unless (trigger, customer, cycle, step) is recorded: *created
  * (may be NULL) says which. */
@@ -900,6 +903,44 @@ ly_err ly_db_quest_bought_category(ly_db *db, int64_t customer_id, const char *c
 ly_err ly_db_quest_streak_put(ly_db *db, int64_t customer_id, int64_t week, int64_t length,
                               int64_t best, ly_error *err);
 
+/* Personal coupon codes given as quest and streak rewards (quests.c; issue 6, engineer R;
+ * docs/quests.md, Rewards). One row per cause (the reward's key,
+ * "quest:<quest>:<period>:<customer>" or "streak:<weeks>:<start>:<customer>"), so a cause
+ * issues at most one code. The code's hash is also in coupon_codes, where checkout finds
+ * its campaign; the row binds the code to its owner. */
+typedef struct ly_quest_coupon {
+    const char *cause;
+    int64_t customer_id;      /* the owner */
+    const char *quest_id;     /* the quest, or "streak" */
+    const char *period;       /* the quest's period key; the streak's "<weeks>:<start week>" */
+    const char *campaign;
+    const char *code;         /* the code as the customer types it */
+    uint8_t hash[32];         /* BLAKE2b-256 of "coupon:" + code, as in coupon_codes */
+    ly_time issued_at;
+    bool used;                /* (read) a redemption not given back by a return exists */
+} ly_quest_coupon;
+
+/* The code issued for cause into the arena; LY_ENOTFOUND (err set) when none. */
+ly_err ly_db_quest_coupon_get(ly_db *db, const char *cause, ly_arena *a, ly_quest_coupon *out,
+                              ly_error *err);
+
+/* Records an issued code (the caller has inserted its hash into coupon_codes). LY_ECONFLICT
+ * when the cause already has one. */
+ly_err ly_db_quest_coupon_insert(ly_db *db, const ly_quest_coupon *c, ly_error *err);
+
+/* The customer's personal codes, oldest first, with whether each is used, into the arena. */
+ly_err ly_db_quest_coupons(ly_db *db, int64_t customer_id, ly_arena *a, ly_quest_coupon **out,
+                           size_t *n, ly_error *err);
+
+/* The owner of the personal code with this hash: *owner 0 when the code is not personal. */
+ly_err ly_db_quest_coupon_owner(ly_db *db, const uint8_t hash[32], int64_t *owner,
+                                ly_error *err);
+
+/* Whether receipt_id (the business's id) is the qualifying purchase of some referral: the
+ * quest kind "referrals" follows it through returns (docs/quests.md). */
+ly_err ly_db_quest_referral_qualified(ly_db *db, const char *receipt_id, bool *out,
+                                      ly_error *err);
+
 /* ---------------------------------------------------------------------------------------
  * Questionnaires and touchpoints (survey.c; issue 6, engineer S; docs/touchpoints.md)
  * ------------------------------------------------------------------------------------- */
@@ -951,6 +992,26 @@ ly_err ly_db_touchpoint_rows(ly_db *db, ly_arena *a, ly_tp_row **out, size_t *n,
 ly_err ly_db_event_touchpoint_put(ly_db *db, const char *event_id, const char *touchpoint,
                                   ly_error *err);
 
+/* Messages by touchpoint (issue 6, engineer T; docs/touchpoints.md): the outbox messages
+ * carrying a touchpoint, counted by state, and for each (touchpoint, customer) the first
+ * delivery there with the customer's next receipt after it. */
+typedef struct ly_tp_messages {
+    const char *touchpoint;
+    int64_t written;           /* every message written with this touchpoint */
+    int64_t delivered;         /* of them in state delivered */
+    int64_t dead;              /* of them in state dead (delivery failed for good) */
+} ly_tp_messages;
+typedef struct ly_tp_messaged {
+    const char *touchpoint;
+    int64_t customer_id;
+    ly_time first_delivered;   /* the customer's first delivered message there */
+    ly_time next_deal;         /* their first receipt after it; 0 when none */
+} ly_tp_messaged;
+/* Both lists (in a), ordered by touchpoint (then customer). LY_EIO. */
+ly_err ly_db_touchpoint_messages(ly_db *db, ly_arena *a, ly_tp_messages **counts,
+                                 size_t *n_counts, ly_tp_messaged **messaged,
+                                 size_t *n_messaged, ly_error *err);
+
 /* ---------------------------------------------------------------------------------------
  * The program's maturity level (maturity.c; issue 6, engineer M; docs/maturity.md): the
  * facts the database holds about how far the program has come. Read only.
@@ -975,5 +1036,74 @@ typedef struct ly_maturity_facts {
  * (quest_progress, survey_answers) are looked up in sqlite_master first and counted only when
  * present. Errors: LY_EIO. */
 ly_err ly_db_maturity_facts(ly_db *db, ly_maturity_facts *out, ly_error *err);
+
+/* One stored version of the program file (program_versions). */
+typedef struct ly_program_version_row {
+    const char *version;
+    const char *text;              /* the file as loaded */
+    ly_time first_loaded_at;
+} ly_program_version_row;
+
+/* Every stored program version, oldest first (by first_loaded_at, then the order they were
+ * stored), into *out (n rows; strings and the array in a; *out NULL when there are none), in
+ * one read transaction. For the renewal of the triggers (docs/maturity.md). Errors: LY_EIO,
+ * LY_ENOMEM. */
+ly_err ly_db_program_versions(ly_db *db, ly_arena *a, ly_program_version_row **out, size_t *n,
+                              ly_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * Merging profiles (merge.c; issue 6, engineer G; docs/api.md "Merge two profiles",
+ * docs/quests.md "Merging profiles"): the rows a merge moves to the survivor besides
+ * ly_db_customer_move's. All run on the writer inside the merge's write job. Strings are
+ * borrowed for the call; results are copied into the arena.
+ * ------------------------------------------------------------------------------------- */
+
+/* A quest period both profiles have progress in and neither completed. */
+typedef struct ly_merge_progress {
+    const char *quest_id;
+    const char *period;
+    int64_t value;          /* the two profiles' progress summed */
+} ly_merge_progress;
+
+/* The quest periods where both from and into have progress and neither completed, with the
+ * summed progress, by quest and period (*n may be 0). Call it before ly_db_merge_moves: the
+ * caller decides which of them the merge completes. */
+ly_err ly_db_merge_open_collisions(ly_db *db, int64_t from, int64_t into, ly_arena *a,
+                                   ly_merge_progress **out, size_t *n, ly_error *err);
+
+/* Moves from's quest progress (a period both have: summed, completed if either was, with
+ * the earlier completed_at), quest contributions, personal quest coupons, badges (the
+ * union; a badge both hold keeps the earlier award), XP (summed), streak
+ * (ly_merge_streaks), rule uses, coupon redemptions, custom events and answer sets to
+ * into, and repoints referrals (docs/api.md):
+ * an unrewarded referral between the two is deleted, a rewarded one stays as it was; one
+ * referee row survives for the person (a rewarded one before an unrewarded one, else
+ * into's; the loser is deleted when unrewarded, kept on from when rewarded); the friends
+ * from invited become into's. Errors: LY_EIO. */
+ly_err ly_db_merge_moves(ly_db *db, int64_t from, int64_t into, ly_time at, ly_error *err);
+
+/* A stored streak: the Monday (local day) of its latest week, its length and the best. */
+typedef struct ly_merge_streak {
+    int64_t week;
+    int64_t length;
+    int64_t best;
+} ly_merge_streak;
+
+/* The streak of two merged profiles a and b: each stored run is the weeks
+ * [week - 7 (length - 1), week]; runs that overlap or are back to back join into one from
+ * the earlier start to the later week, otherwise the later run is kept. best is the
+ * largest of both bests and the result's length. A streak of length 0 is no run. */
+void ly_merge_streaks(const ly_merge_streak *a, const ly_merge_streak *b, ly_merge_streak *out);
+
+/* The idempotency keys that start with prefix (non-empty), by key, into the arena: an
+ * index range, not a scan. */
+ly_err ly_db_merge_keys(ly_db *db, const char *prefix, ly_arena *a, const char ***keys,
+                        size_t *n, ly_error *err);
+
+/* Stores into_key as a copy of the idempotency row from_key (its status and response) with
+ * request hash `hash`, unless into_key exists or from_key does not (*copied, may be NULL,
+ * says whether it did). This carries a once-only mark to the survivor. */
+ly_err ly_db_merge_mark_copy(ly_db *db, const char *from_key, const char *into_key,
+                             const uint8_t hash[32], ly_time at, bool *copied, ly_error *err);
 
 #endif /* LY_STORE_H */

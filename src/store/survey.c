@@ -187,3 +187,78 @@ ly_err ly_db_touchpoint_rows(ly_db *db, ly_arena *a, ly_tp_row **out, size_t *n,
     *out = rows;
     return LY_OK;
 }
+
+/* Steps st into a growing array of elements of size sz (in a); fill reads one row. */
+static ly_err collect(ly_db *db, sqlite3_stmt *st, ly_arena *a, size_t sz, void **out, size_t *n,
+                      bool (*fill)(sqlite3_stmt *st, ly_arena *a, void *row), ly_error *err)
+{
+    size_t cap = 0;
+    char *rows = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            char *nr = ly_arena_alloc(a, nc * sz);
+            if (!nr) return oom(st, err);
+            if (*n) memcpy(nr, rows, *n * sz);
+            rows = nr;
+            cap = nc;
+        }
+        void *row = rows + (*n)++ * sz;
+        memset(row, 0, sz);
+        if (!fill(st, a, row)) return oom(st, err);
+    }
+    if (rc != SQLITE_DONE) {
+        ly__db_fail(db, NULL, err);
+        sqlite3_finalize(st);
+        return LY_EIO;
+    }
+    sqlite3_finalize(st);
+    *out = rows;
+    return LY_OK;
+}
+
+static bool fillCounts(sqlite3_stmt *st, ly_arena *a, void *row)
+{
+    ly_tp_messages *m = row;
+    m->written = ly__col_i64(st, 1);
+    m->delivered = ly__col_i64(st, 2);
+    m->dead = ly__col_i64(st, 3);
+    return ly__col_text(st, 0, a, &m->touchpoint);
+}
+
+static bool fillMessaged(sqlite3_stmt *st, ly_arena *a, void *row)
+{
+    ly_tp_messaged *m = row;
+    m->customer_id = ly__col_i64(st, 1);
+    m->first_delivered = ly__col_i64(st, 2);
+    m->next_deal = ly__col_i64(st, 3);
+    return ly__col_text(st, 0, a, &m->touchpoint);
+}
+
+ly_err ly_db_touchpoint_messages(ly_db *db, ly_arena *a, ly_tp_messages **counts,
+                                 size_t *n_counts, ly_tp_messaged **messaged,
+                                 size_t *n_messaged, ly_error *err)
+{
+    *counts = NULL;
+    *messaged = NULL;
+    *n_counts = *n_messaged = 0;
+    sqlite3_stmt *st;
+    TRY(prep(db,
+             "SELECT touchpoint, COUNT(*), COALESCE(SUM(state = 'delivered'), 0),"
+             " COALESCE(SUM(state = 'dead'), 0)"
+             " FROM outbox WHERE touchpoint IS NOT NULL GROUP BY touchpoint ORDER BY touchpoint",
+             &st, err));
+    TRY(collect(db, st, a, sizeof **counts, (void **)counts, n_counts, fillCounts, err));
+    TRY(prep(db,
+             "SELECT f.touchpoint, f.customer_id, f.at,"
+             " (SELECT MIN(r.time) FROM receipts r WHERE r.customer_id = f.customer_id"
+             "  AND r.time > f.at)"
+             " FROM (SELECT touchpoint, customer_id, MIN(delivered_at) AS at FROM outbox"
+             "  WHERE touchpoint IS NOT NULL AND state = 'delivered'"
+             "  GROUP BY touchpoint, customer_id) f"
+             " ORDER BY f.touchpoint, f.customer_id",
+             &st, err));
+    return collect(db, st, a, sizeof **messaged, (void **)messaged, n_messaged, fillMessaged,
+                   err);
+}

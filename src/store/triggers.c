@@ -133,15 +133,15 @@ ly_err ly_db_trigger_send_put(ly_db *db, const ly_trigger_send *s, bool *created
 {
     sqlite3_stmt *st = ly__stmt(db, STMT_TRG_SEND_PUT,
         "INSERT OR IGNORE INTO trigger_sends (trigger_id, customer_id, cycle, step, grp, at,"
-        " channel, cost, message_id, offer, reward_cost) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-        " ?8, ?9, ?10, ?11)", err);
+        " channel, cost, message_id, offer, reward_cost, touchpoint) VALUES (?1, ?2, ?3, ?4, ?5,"
+        " ?6, ?7, ?8, ?9, ?10, ?11, ?12)", err);
     if (!st) return LY_EIO;
     if (ly__bind_text(st, 1, s->trigger) || ly__bind_i64(st, 2, s->customer_id) ||
         ly__bind_i64(st, 3, s->cycle) || ly__bind_i64(st, 4, s->step) ||
         ly__bind_text(st, 5, s->group) || ly__bind_i64(st, 6, s->at) ||
         ly__bind_text(st, 7, s->channel) || ly__bind_i64(st, 8, s->cost) ||
         ly__bind_text(st, 9, s->message_id) || ly__bind_text(st, 10, s->offer) ||
-        ly__bind_i64(st, 11, s->reward_cost))
+        ly__bind_i64(st, 11, s->reward_cost) || ly__bind_text(st, 12, s->touchpoint))
         return ly__db_fail(db, st, err);
     if (ly__exec(db, st, err) != LY_OK) return LY_EIO;
     if (created) *created = sqlite3_changes(db->conn) > 0;
