@@ -25,56 +25,18 @@ static const char *programText =
     " {\"id\":\"app\",\"stage\":\"experience\",\"channel\":\"app\"}]"
     "}";
 
-typedef struct fixture {
-    char dir[256], db[300], program[300];
-    ly_service *svc;
-    ly_arena arena;
-} fixture;
-
-static ly_time at(const char *s)
-{
-    ly_time t;
-    assert_true(ly_time_parse(s, &t, NULL));
-    return t;
-}
+/* The shared service fixture (testlib.h) is all this test needs. */
+typedef tl_svc fixture;
 
 static int setUp(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/loyal-evtp-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/loyal.db", f->dir);
-    snprintf(f->program, sizeof f->program, "%s/program.json", f->dir);
-    FILE *pf = fopen(f->program, "w");
-    assert_non_null(pf);
-    fputs(programText, pf);
-    fclose(pf);
-    ly_service_options so = {.db_path = f->db, .program_path = f->program, .sync = LY_SYNC_NORMAL};
-    ly_error err;
-    ly_error_clear(&err);
-    if (ly_service_open(&so, &f->svc, &err) != LY_OK) fail_msg("open: %s %s", err.field, err.message);
-    *state = f;
-    return 0;
-}
-
-static int tearDown(void **state)
-{
-    fixture *f = *state;
-    ly_service_close(f->svc);
-    ly_arena_free(&f->arena);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
+    *state = tl_svc_new("evtp", programText);
     return 0;
 }
 
 static void enrol(fixture *f, const char *card)
 {
-    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = at("2026-11-01T09:00:00Z")};
-    op.in.create.ids[op.in.create.n_ids++] = (ly_identifier){LY_ID_CARD, card};
-    ly_os_hash(card, strlen(card), op.request_hash);
-    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("enrol: %s", op.err.message);
+    tl_svc_enrol(f, card, "2026-11-01T09:00:00Z");
 }
 
 static ly_err event(fixture *f, ly_op *op, const char *id, const char *card, const char *tp)
@@ -82,7 +44,7 @@ static ly_err event(fixture *f, ly_op *op, const char *id, const char *card, con
     memset(op, 0, sizeof *op);
     op->kind = LY_OP_EVENT;
     op->arena = &f->arena;
-    op->now = at("2026-11-10T10:00:00Z");
+    op->now = tl_at("2026-11-10T10:00:00Z");
     op->in.event = (ly_event_request){.event_id = id, .type = "review", .touchpoint = tp,
                                       .who = {.kind = LY_ID_CARD, .value = card}};
     char h[128];
@@ -132,7 +94,7 @@ static void events_carry_a_checked_touchpoint_counted_in_the_report(void **state
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(events_carry_a_checked_touchpoint_counted_in_the_report, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(events_carry_a_checked_touchpoint_counted_in_the_report, setUp, tl_svc_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

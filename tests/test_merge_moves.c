@@ -56,60 +56,18 @@ static const char *programText =
     " \"streak\":{\"rewards\":[{\"weeks\":2,\"points\":7},{\"weeks\":6,\"points\":11}]}}"
     "}";
 
-typedef struct fixture {
-    char dir[256], db[300], program[300];
-    ly_service *svc;
-    ly_arena arena;
-} fixture;
-
-static ly_time at(const char *s)
-{
-    ly_time t;
-    assert_true(ly_time_parse(s, &t, NULL));
-    return t;
-}
+/* The shared service fixture (testlib.h) is all this test needs. */
+typedef tl_svc fixture;
 
 static int setUp(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/loyal-merge-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/loyal.db", f->dir);
-    snprintf(f->program, sizeof f->program, "%s/program.json", f->dir);
-    FILE *pf = fopen(f->program, "w");
-    assert_non_null(pf);
-    fputs(programText, pf);
-    fclose(pf);
-    ly_service_options so = {.db_path = f->db, .program_path = f->program, .sync = LY_SYNC_NORMAL};
-    ly_error err;
-    ly_error_clear(&err);
-    if (ly_service_open(&so, &f->svc, &err) != LY_OK) fail_msg("open: %s %s", err.field, err.message);
-    *state = f;
-    return 0;
-}
-
-static int tearDown(void **state)
-{
-    fixture *f = *state;
-    ly_error err;
-    ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
-    assert_non_null(db);
-    int64_t n = 0, bad = -1;
-    assert_int_equal(ly_db_check(db, NULL, NULL, &n, &bad, &err), LY_OK);
-    assert_int_equal(bad, 0);
-    ly_service_close(f->svc);
-    ly_arena_free(&f->arena);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
+    *state = tl_svc_new("merge", programText);
     return 0;
 }
 
 static int64_t enrolWith(fixture *f, const char *card, const char *referral)
 {
-    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = at("2026-10-01T09:00:00Z")};
+    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = tl_at("2026-10-01T09:00:00Z")};
     op.in.create.ids[op.in.create.n_ids++] = (ly_identifier){LY_ID_CARD, card};
     op.in.create.referral_code = referral;
     ly_os_hash(card, strlen(card), op.request_hash);
@@ -130,7 +88,7 @@ static ly_op *merge(fixture *f, int64_t from, int64_t into, const char *key, con
     memset(op, 0, sizeof *op);
     op->kind = LY_OP_MERGE;
     op->arena = &f->arena;
-    op->now = at(now);
+    op->now = tl_at(now);
     op->idem_key = key;
     op->in.merge.from = from;
     op->in.merge.into = into;
@@ -149,7 +107,7 @@ static void receiptOf(fixture *f, ly_checkout *c, const char *id, const char *ca
     ly_line *l = ly_arena_alloc(&f->arena, sizeof *l);
     *l = (ly_line){.sku = "SKU", .category = cat, .qty = 1000, .price = amount, .amount = amount};
     c->receipt = (ly_receipt){.receipt_id = ly_arena_strdup(&f->arena, id), .store = "S1",
-                              .time = at(when), .utc_offset_min = 180, .total = amount,
+                              .time = tl_at(when), .utc_offset_min = 180, .total = amount,
                               .lines = l, .n_lines = 1};
     c->who = (ly_who){.kind = LY_ID_CARD, .value = card};
 }
@@ -160,7 +118,7 @@ static ly_err confirmWith(fixture *f, ly_op *op, const char *id, const char *car
     memset(op, 0, sizeof *op);
     op->kind = LY_OP_CONFIRM;
     op->arena = &f->arena;
-    op->now = at(when);
+    op->now = tl_at(when);
     receiptOf(f, &op->in.confirm, id, card, cat, amount, when);
     static const char *codes[1];
     if (coupon) {
@@ -181,23 +139,6 @@ static ly_op *buy(fixture *f, const char *id, const char *card, const char *cat,
     return op;
 }
 
-static void giveBack(fixture *f, const char *receipt, const char *ret_id, const char *now)
-{
-    ly_op op = {.kind = LY_OP_RETURN, .arena = &f->arena, .now = at(now)};
-    op.in.ret = (ly_return_request){.receipt_id = receipt, .return_id = ret_id, .full = true};
-    ly_os_hash(ret_id, strlen(ret_id), op.request_hash);
-    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("return %s: %s", ret_id, op.err.message);
-}
-
-static ly_quests_view viewOf(fixture *f, int64_t id, const char *now)
-{
-    ly_quests_view v;
-    ly_error err;
-    ly_error_clear(&err);
-    assert_int_equal(ly_service_quests_view(f->svc, id, at(now), &f->arena, &v, &err), LY_OK);
-    return v;
-}
-
 /* The stored progress row of a quest period (-1: none), and its completion time. */
 static int64_t progressOf(fixture *f, int64_t id, const char *quest, const char *period,
                           ly_time *completed_at)
@@ -213,21 +154,6 @@ static int64_t progressOf(fixture *f, int64_t id, const char *quest, const char 
     if (rc == LY_ENOTFOUND) return -1;
     assert_int_equal(rc, LY_OK);
     return v;
-}
-
-/* The customer's bonus points whose ledger reference starts with prefix. */
-static ly_points bonusWith(fixture *f, int64_t id, const char *prefix)
-{
-    ly_error err;
-    ly_error_clear(&err);
-    ly_entry *e;
-    size_t n;
-    assert_int_equal(ly_service_ledger(f->svc, id, 0, 500, &f->arena, &e, &n, &err), LY_OK);
-    ly_points sum = 0;
-    for (size_t i = 0; i < n; i++)
-        if (e[i].kind == LY_ENTRY_BONUS && e[i].ref && strncmp(e[i].ref, prefix, strlen(prefix)) == 0)
-            sum += e[i].delta.available + e[i].delta.pending;
-    return sum;
 }
 
 /* How many rows of the kinds a merge moves still name customer id (a second connection). */
@@ -291,14 +217,14 @@ static void progress_sums_completes_once_at_the_merge_and_a_return_takes_it_back
     /* "two" (target 2): 1 + 1 reaches it, so the merge completes it and rewards it once. */
     ly_time done;
     assert_int_equal(progressOf(f, a, "two", "M2026-11", &done), 2);
-    assert_int_equal(done, at("2026-11-05T10:00:00Z"));
+    assert_int_equal(done, tl_at("2026-11-05T10:00:00Z"));
     char key[64];
     snprintf(key, sizeof key, "quest:two:M2026-11:%lld", (long long)a);
-    assert_int_equal(bonusWith(f, a, key), 40);
+    assert_int_equal(tl_svc_bonus_with(f, a, key), 40);
     /* "three" (target 3): 2, open. */
     assert_int_equal(progressOf(f, a, "three", "M2026-11", &done), 2);
     assert_int_equal(done, 0);
-    ly_quests_view v = viewOf(f, a, "2026-11-05T11:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, a, "2026-11-05T11:00:00Z");
     assert_int_equal(v.xp, 50);
     assert_string_equal(v.level_id, "novice");
 
@@ -306,15 +232,15 @@ static void progress_sums_completes_once_at_the_merge_and_a_return_takes_it_back
     ly_op *again = merge(f, b, a, "m-ba", "2026-11-05T10:00:05Z");
     assert_true(again->replayed);
     assert_int_equal(progressOf(f, a, "two", "M2026-11", NULL), 2);
-    assert_int_equal(bonusWith(f, a, "quest:"), 40);
-    assert_int_equal(viewOf(f, a, "2026-11-05T11:00:00Z").xp, 50);
+    assert_int_equal(tl_svc_bonus_with(f, a, "quest:"), 40);
+    assert_int_equal(tl_svc_quests(f, a, "2026-11-05T11:00:00Z").xp, 50);
 
     /* The merged card buys for the survivor: "three" completes with its badge and XP. */
     buy(f, "QB2", "B", "fruit", 5000, "2026-11-06T10:00:00Z");
     assert_int_equal(progressOf(f, a, "three", "M2026-11", &done), 3);
-    assert_int_equal(done, at("2026-11-06T10:00:00Z"));
-    assert_int_equal(bonusWith(f, a, "quest:three:"), 100);
-    v = viewOf(f, a, "2026-11-06T11:00:00Z");
+    assert_int_equal(done, tl_at("2026-11-06T10:00:00Z"));
+    assert_int_equal(tl_svc_bonus_with(f, a, "quest:three:"), 100);
+    v = tl_svc_quests(f, a, "2026-11-06T11:00:00Z");
     assert_int_equal(v.xp, 110);
     assert_string_equal(v.level_id, "pro");
     assert_int_equal(v.n_badges, 1);
@@ -322,12 +248,12 @@ static void progress_sums_completes_once_at_the_merge_and_a_return_takes_it_back
 
     /* A full return of the merged profile's receipt takes its deal back from the survivor;
      * the completions and their rewards stay. */
-    giveBack(f, "QB1", "QB1-R", "2026-11-07T10:00:00Z");
+    tl_svc_return(f, "QB1", "QB1-R", 0, "2026-11-07T10:00:00Z");
     assert_int_equal(progressOf(f, a, "three", "M2026-11", &done), 2);
-    assert_int_equal(done, at("2026-11-06T10:00:00Z"));
+    assert_int_equal(done, tl_at("2026-11-06T10:00:00Z"));
     assert_int_equal(progressOf(f, a, "two", "M2026-11", NULL), 2);
     assert_int_equal(progressOf(f, b, "three", "M2026-11", NULL), -1);
-    assert_int_equal(bonusWith(f, a, "quest:"), 140);
+    assert_int_equal(tl_svc_bonus_with(f, a, "quest:"), 140);
 }
 
 static void a_completion_on_either_profile_stays_without_a_second_reward(void **state)
@@ -346,9 +272,9 @@ static void a_completion_on_either_profile_stays_without_a_second_reward(void **
     ly_time c_three, c_two;
     progressOf(f, c, "three", "M2026-11", &c_three);
     progressOf(f, c, "two", "M2026-11", &c_two);
-    ly_points c_bonus = bonusWith(f, c, "quest:");
+    ly_points c_bonus = tl_svc_bonus_with(f, c, "quest:");
     assert_int_equal(c_bonus, 140);
-    assert_int_equal(viewOf(f, d, "2026-11-05T11:00:00Z").xp, 110);
+    assert_int_equal(tl_svc_quests(f, d, "2026-11-05T11:00:00Z").xp, 110);
 
     merge(f, d, c, NULL, "2026-11-06T10:00:00Z");
     assert_int_equal(rowsLeft(f, d), 0);
@@ -358,21 +284,21 @@ static void a_completion_on_either_profile_stays_without_a_second_reward(void **
     assert_int_equal(progressOf(f, c, "two", "M2026-11", &done), 4);
     assert_int_equal(done, c_two);
     assert_int_equal(progressOf(f, c, "three", "M2026-10", &done), 3);
-    assert_int_equal(done, at("2026-10-12T10:00:00Z"));
+    assert_int_equal(done, tl_at("2026-10-12T10:00:00Z"));
     /* No quest bonus on the survivor for what either had completed. */
-    assert_int_equal(bonusWith(f, c, "quest:"), c_bonus);
+    assert_int_equal(tl_svc_bonus_with(f, c, "quest:"), c_bonus);
     /* XP summed, the level follows; the badge both hold keeps the earlier award. */
-    ly_quests_view v = viewOf(f, c, "2026-11-06T11:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, c, "2026-11-06T11:00:00Z");
     assert_int_equal(v.xp, 220);
     assert_string_equal(v.level_id, "star");
     assert_int_equal(v.n_badges, 1);
     assert_string_equal(v.badges[0].badge, "regular");
     assert_string_equal(v.badges[0].period, "M2026-10");
-    assert_int_equal(v.badges[0].at, at("2026-10-12T10:00:00Z"));
+    assert_int_equal(v.badges[0].at, tl_at("2026-10-12T10:00:00Z"));
     /* A return of one of D's October receipts takes its deal from the survivor's row. */
-    giveBack(f, "D1", "D1-R", "2026-11-07T10:00:00Z");
+    tl_svc_return(f, "D1", "D1-R", 0, "2026-11-07T10:00:00Z");
     assert_int_equal(progressOf(f, c, "three", "M2026-10", &done), 2);
-    assert_int_equal(done, at("2026-10-12T10:00:00Z"));
+    assert_int_equal(done, tl_at("2026-10-12T10:00:00Z"));
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -416,21 +342,21 @@ static void streaks_of_consecutive_weeks_on_two_cards_join(void **state)
     buy(f, "S2", "SA", "fruit", 5000, "2026-11-09T10:00:00Z");
     buy(f, "S3", "SB", "fruit", 5000, "2026-11-16T10:00:00Z");
     buy(f, "S4", "SB", "fruit", 5000, "2026-11-23T10:00:00Z");
-    assert_int_equal(viewOf(f, b, "2026-11-24T10:00:00Z").streak_weeks, 2);
-    assert_int_equal(bonusWith(f, a, "streak:"), 7);
-    assert_int_equal(bonusWith(f, b, "streak:"), 7);
+    assert_int_equal(tl_svc_quests(f, b, "2026-11-24T10:00:00Z").streak_weeks, 2);
+    assert_int_equal(tl_svc_bonus_with(f, a, "streak:"), 7);
+    assert_int_equal(tl_svc_bonus_with(f, b, "streak:"), 7);
     merge(f, b, a, "m-s", "2026-11-24T10:00:00Z");
     assert_int_equal(rowsLeft(f, b), 0);
-    ly_quests_view v = viewOf(f, a, "2026-11-24T11:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, a, "2026-11-24T11:00:00Z");
     assert_int_equal(v.streak_weeks, 4);
     assert_int_equal(v.streak_best, 4);
     /* No streak step is paid by the merge itself; the next weeks go on from 4. */
-    assert_int_equal(bonusWith(f, a, "streak:"), 7);
+    assert_int_equal(tl_svc_bonus_with(f, a, "streak:"), 7);
     buy(f, "S5", "SA", "fruit", 5000, "2026-11-30T10:00:00Z");
     buy(f, "S6", "SB", "fruit", 5000, "2026-12-07T10:00:00Z");
-    v = viewOf(f, a, "2026-12-07T11:00:00Z");
+    v = tl_svc_quests(f, a, "2026-12-07T11:00:00Z");
     assert_int_equal(v.streak_weeks, 6);
-    assert_int_equal(bonusWith(f, a, "streak:6:"), 11);
+    assert_int_equal(tl_svc_bonus_with(f, a, "streak:6:"), 11);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -465,13 +391,13 @@ static void per_customer_limits_count_both_profiles_uses(void **state)
     ly_checkout_result res;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_calculate(f->svc, &c, at("2026-11-04T12:00:00Z"), &f->arena, &res, &err),
+    assert_int_equal(ly_service_calculate(f->svc, &c, tl_at("2026-11-04T12:00:00Z"), &f->arena, &res, &err),
                      LY_OK);
     /* The share event: once a month per customer; given on A. */
     memset(&op, 0, sizeof op);
     op.kind = LY_OP_EVENT;
     op.arena = &f->arena;
-    op.now = at("2026-11-03T13:00:00Z");
+    op.now = tl_at("2026-11-03T13:00:00Z");
     op.in.event = (ly_event_request){.event_id = "E1", .type = "share", .who = {.kind = LY_ID_CARD, .value = "LA"}};
     ly_os_hash("E1", 2, op.request_hash);
     assert_int_equal(ly_service_run(f->svc, &op), LY_OK);
@@ -492,13 +418,13 @@ static void per_customer_limits_count_both_profiles_uses(void **state)
     memset(&op, 0, sizeof op);
     op.kind = LY_OP_EVENT;
     op.arena = &f->arena;
-    op.now = at("2026-11-04T13:00:00Z");
+    op.now = tl_at("2026-11-04T13:00:00Z");
     op.in.event = (ly_event_request){.event_id = "E2", .type = "share", .who = {.kind = LY_ID_CARD, .value = "LB"}};
     ly_os_hash("E2", 2, op.request_hash);
     assert_int_equal(ly_service_run(f->svc, &op), LY_OK);
     assert_int_equal(op.out.event.points, 0);
     /* A full return of A's milk receipt gives its use back to the survivor. */
-    giveBack(f, "L1", "L1-R", "2026-11-05T10:00:00Z");
+    tl_svc_return(f, "L1", "L1-R", 0, "2026-11-05T10:00:00Z");
     assert_true(ruleResult(&buy(f, "L4", "LB", "milk", 5000, "2026-11-05T11:00:00Z")->out.confirm.pricing,
                            "milk")->applied);
 }
@@ -512,7 +438,7 @@ static ly_maintain_result maintain(fixture *f, const char *now)
     ly_maintain_result r;
     ly_error err;
     ly_error_clear(&err);
-    if (ly_service_maintain(f->svc, at(now), &r, &err) != LY_OK) fail_msg("maintain: %s", err.message);
+    if (ly_service_maintain(f->svc, tl_at(now), &r, &err) != LY_OK) fail_msg("maintain: %s", err.message);
     return r;
 }
 
@@ -578,8 +504,8 @@ static void referrals_are_repointed_never_self_paid_and_one_per_person(void **st
     st = statsOf(f, anna);
     assert_int_equal(st.converted, 2);
     assert_int_equal(st.referrer_points, 600);
-    assert_int_equal(bonusWith(f, anna, "referral:"), 600);
-    assert_int_equal(bonusWith(f, gleb2, "referral:"), 0);
+    assert_int_equal(tl_svc_bonus_with(f, anna, "referral:"), 600);
+    assert_int_equal(tl_svc_bonus_with(f, gleb2, "referral:"), 0);
     assert_int_equal(statsOf(f, vera).referrer_points, 300);
 }
 
@@ -588,11 +514,11 @@ static void a_questionnaire_rewarded_on_either_profile_is_not_rewarded_again(voi
     fixture *f = *state;
     int64_t a = enrol(f, "QA"), b = enrol(f, "QB");
     ly_answer_request in = {.answer_id = "ANS-1", .customer_id = a, .questionnaire = "visit",
-                            .answers = "{\"q1\":9}", .time = at("2026-11-03T10:00:00Z")};
+                            .answers = "{\"q1\":9}", .time = tl_at("2026-11-03T10:00:00Z")};
     ly_answer_result out;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_answers_submit(f->svc, &in, at("2026-11-03T10:00:00Z"), &f->arena,
+    assert_int_equal(ly_service_answers_submit(f->svc, &in, tl_at("2026-11-03T10:00:00Z"), &f->arena,
                                                &out, &err), LY_OK);
     assert_int_equal(out.points, 25);
     merge(f, a, b, "m-q", "2026-11-04T10:00:00Z");
@@ -601,19 +527,19 @@ static void a_questionnaire_rewarded_on_either_profile_is_not_rewarded_again(voi
     snprintf(where, sizeof where, "customer_id = %lld", (long long)b);
     assert_int_equal(countWhere(f, "survey_answers", where), 1);
     in = (ly_answer_request){.answer_id = "ANS-2", .customer_id = b, .questionnaire = "visit",
-                             .answers = "{\"q1\":10}", .time = at("2026-11-05T10:00:00Z")};
+                             .answers = "{\"q1\":10}", .time = tl_at("2026-11-05T10:00:00Z")};
     ly_error_clear(&err);
-    assert_int_equal(ly_service_answers_submit(f->svc, &in, at("2026-11-05T10:00:00Z"), &f->arena,
+    assert_int_equal(ly_service_answers_submit(f->svc, &in, tl_at("2026-11-05T10:00:00Z"), &f->arena,
                                                &out, &err), LY_OK);
     assert_int_equal(out.points, 0);
-    assert_int_equal(bonusWith(f, b, "questionnaire:"), 0);
+    assert_int_equal(tl_svc_bonus_with(f, b, "questionnaire:"), 0);
     assert_int_equal(countWhere(f, "survey_answers", where), 2);
 }
 
 /* Enrols with a birth date (or NULL) and SMS consent: -1 none, 0 refused, 1 given. */
 static int64_t enrolPerson(fixture *f, const char *card, const char *birth, int consent)
 {
-    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = at("2026-10-01T09:00:00Z")};
+    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = tl_at("2026-10-01T09:00:00Z")};
     op.in.create.ids[op.in.create.n_ids++] = (ly_identifier){LY_ID_CARD, card};
     if (birth) {
         op.in.create.set_birth_date = true;
@@ -634,13 +560,13 @@ static void the_welcome_and_birthday_bonuses_stay_given_once_for_the_person(void
     /* A got the welcome bonus (consent) and this year's birthday bonus (10 November). */
     int64_t a = enrolPerson(f, "WA", "1990-11-10", 1);
     int64_t b = enrolPerson(f, "WB", "1990-11-20", 0); /* refused SMS: no welcome yet */
-    assert_int_equal(bonusWith(f, a, "welcome:"), 100);
+    assert_int_equal(tl_svc_bonus_with(f, a, "welcome:"), 100);
     assert_int_equal(maintain(f, "2026-11-10T09:00:00Z").birthday_bonuses, 1);
-    assert_int_equal(bonusWith(f, a, "birthday:"), 77);
+    assert_int_equal(tl_svc_bonus_with(f, a, "birthday:"), 77);
     static const struct { const char *card; const char *attrs; } set[] = {
         {"WA", "{\"city\":\"Moscow\",\"pet\":\"cat\"}"}, {"WB", "{\"city\":\"Kazan\"}"}};
     for (size_t i = 0; i < 2; i++) {
-        ly_op p = {.kind = LY_OP_CUSTOMER_PATCH, .arena = &f->arena, .now = at("2026-11-11T09:00:00Z")};
+        ly_op p = {.kind = LY_OP_CUSTOMER_PATCH, .arena = &f->arena, .now = tl_at("2026-11-11T09:00:00Z")};
         p.in.patch.customer_id = i ? b : a;
         p.in.patch.profile.set_attributes = true;
         p.in.patch.profile.attributes = set[i].attrs;
@@ -650,18 +576,18 @@ static void the_welcome_and_birthday_bonuses_stay_given_once_for_the_person(void
     /* The attributes the survivor lacks come from the merged profile; its own win. */
     tl_assert_json("attributes", "{\"city\":\"Kazan\",\"pet\":\"cat\"}", m->out.customer.attributes);
     /* B gives consent: the person had the welcome bonus already. */
-    ly_op op = {.kind = LY_OP_CUSTOMER_PATCH, .arena = &f->arena, .now = at("2026-11-13T09:00:00Z")};
+    ly_op op = {.kind = LY_OP_CUSTOMER_PATCH, .arena = &f->arena, .now = tl_at("2026-11-13T09:00:00Z")};
     op.in.patch.customer_id = b;
     op.in.patch.profile.set_consent[LY_CH_SMS] = true;
     op.in.patch.profile.consent[LY_CH_SMS] = true;
     assert_int_equal(ly_service_run(f->svc, &op), LY_OK);
-    assert_int_equal(bonusWith(f, b, "welcome:"), 0);
+    assert_int_equal(tl_svc_bonus_with(f, b, "welcome:"), 0);
     /* B's own birthday this year: the person had this year's bonus already; next year's is
      * given. */
     assert_int_equal(maintain(f, "2026-11-20T09:00:00Z").birthday_bonuses, 0);
-    assert_int_equal(bonusWith(f, b, "birthday:"), 0);
+    assert_int_equal(tl_svc_bonus_with(f, b, "birthday:"), 0);
     assert_int_equal(maintain(f, "2027-11-20T09:00:00Z").birthday_bonuses, 1);
-    assert_int_equal(bonusWith(f, b, "birthday:"), 77);
+    assert_int_equal(tl_svc_bonus_with(f, b, "birthday:"), 77);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -788,18 +714,18 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(progress_sums_completes_once_at_the_merge_and_a_return_takes_it_back,
-                                        setUp, tearDown),
+                                        setUp, tl_svc_teardown),
         cmocka_unit_test_setup_teardown(a_completion_on_either_profile_stays_without_a_second_reward,
-                                        setUp, tearDown),
+                                        setUp, tl_svc_teardown),
         cmocka_unit_test(the_streak_rule_joins_runs_that_touch_and_keeps_the_later_otherwise),
-        cmocka_unit_test_setup_teardown(streaks_of_consecutive_weeks_on_two_cards_join, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(per_customer_limits_count_both_profiles_uses, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(streaks_of_consecutive_weeks_on_two_cards_join, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(per_customer_limits_count_both_profiles_uses, setUp, tl_svc_teardown),
         cmocka_unit_test_setup_teardown(referrals_are_repointed_never_self_paid_and_one_per_person,
-                                        setUp, tearDown),
+                                        setUp, tl_svc_teardown),
         cmocka_unit_test_setup_teardown(a_questionnaire_rewarded_on_either_profile_is_not_rewarded_again,
-                                        setUp, tearDown),
+                                        setUp, tl_svc_teardown),
         cmocka_unit_test_setup_teardown(the_welcome_and_birthday_bonuses_stay_given_once_for_the_person,
-                                        setUp, tearDown),
+                                        setUp, tl_svc_teardown),
         cmocka_unit_test_setup_teardown(over_http_a_retried_merge_is_answered_from_its_response_and_moves_nothing,
                                         httpUp, httpDown),
     };

@@ -51,64 +51,18 @@ static const char *programText =
     " \"streak\":{\"rewards\":[{\"weeks\":2,\"points\":7},{\"weeks\":3,\"points\":11,\"badge\":\"three-weeks\"}]}}"
     "}";
 
-typedef struct fixture {
-    char dir[256], db[300], program[300];
-    ly_service *svc;
-    ly_arena arena;
-} fixture;
-
-static ly_time at(const char *s)
-{
-    ly_time t;
-    assert_true(ly_time_parse(s, &t, NULL));
-    return t;
-}
+/* The shared service fixture (testlib.h) is all this test needs. */
+typedef tl_svc fixture;
 
 static int setUp(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/loyal-quests-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/loyal.db", f->dir);
-    snprintf(f->program, sizeof f->program, "%s/program.json", f->dir);
-    FILE *pf = fopen(f->program, "w");
-    assert_non_null(pf);
-    fputs(programText, pf);
-    fclose(pf);
-    ly_service_options so = {.db_path = f->db, .program_path = f->program, .sync = LY_SYNC_NORMAL};
-    ly_error err;
-    ly_error_clear(&err);
-    if (ly_service_open(&so, &f->svc, &err) != LY_OK) fail_msg("open: %s %s", err.field, err.message);
-    *state = f;
-    return 0;
-}
-
-static int tearDown(void **state)
-{
-    fixture *f = *state;
-    ly_error err;
-    ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
-    assert_non_null(db);
-    int64_t n = 0, bad = -1;
-    assert_int_equal(ly_db_check(db, NULL, NULL, &n, &bad, &err), LY_OK);
-    assert_int_equal(bad, 0);
-    ly_service_close(f->svc);
-    ly_arena_free(&f->arena);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
+    *state = tl_svc_new("quests", programText);
     return 0;
 }
 
 static int64_t enrol(fixture *f, const char *card)
 {
-    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = at("2026-11-01T09:00:00Z")};
-    op.in.create.ids[op.in.create.n_ids++] = (ly_identifier){LY_ID_CARD, card};
-    ly_os_hash(card, strlen(card), op.request_hash);
-    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("enrol: %s", op.err.message);
-    return op.out.customer.id;
+    return tl_svc_enrol(f, card, "2026-11-01T09:00:00Z");
 }
 
 /* A receipt of one line of `amount` in category cat. */
@@ -118,7 +72,7 @@ static void receiptOf(ly_arena *a, ly_checkout *c, const char *id, const char *c
     memset(c, 0, sizeof *c);
     ly_line *l = ly_arena_alloc(a, sizeof *l);
     *l = (ly_line){.sku = "SKU", .category = cat, .qty = 1000, .price = amount, .amount = amount};
-    c->receipt = (ly_receipt){.receipt_id = ly_arena_strdup(a, id), .store = "S1", .time = at(when),
+    c->receipt = (ly_receipt){.receipt_id = ly_arena_strdup(a, id), .store = "S1", .time = tl_at(when),
                               .utc_offset_min = 180, .total = amount, .lines = l, .n_lines = 1};
     c->who = (ly_who){.kind = LY_ID_CARD, .value = card};
 }
@@ -131,7 +85,7 @@ static const ly_quest_step *buy(fixture *f, const char *id, const char *card, co
     memset(op, 0, sizeof *op);
     op->kind = LY_OP_CONFIRM;
     op->arena = &f->arena;
-    op->now = at(when);
+    op->now = tl_at(when);
     receiptOf(&f->arena, &op->in.confirm, id, card, cat, amount, when);
     ly_os_hash(id, strlen(id), op->request_hash);
     if (ly_service_run(f->svc, op) != LY_OK) fail_msg("confirm %s: %s", id, op->err.message);
@@ -141,26 +95,6 @@ static const ly_quest_step *buy(fixture *f, const char *id, const char *card, co
     return NULL;
 }
 
-static void giveBack(fixture *f, const char *receipt, const char *ret_id, ly_qty qty, const char *now)
-{
-    ly_op op = {.kind = LY_OP_RETURN, .arena = &f->arena, .now = at(now)};
-    ly_return_request_line *l = ly_arena_alloc(&f->arena, sizeof *l);
-    *l = (ly_return_request_line){.line = 0, .qty = qty};
-    op.in.ret = (ly_return_request){.receipt_id = receipt, .return_id = ret_id, .full = qty == 0,
-                                    .lines = qty ? l : NULL, .n_lines = qty ? 1 : 0};
-    ly_os_hash(ret_id, strlen(ret_id), op.request_hash);
-    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("return %s: %s", ret_id, op.err.message);
-}
-
-static ly_quests_view viewOf(fixture *f, int64_t id, const char *now)
-{
-    ly_quests_view v;
-    ly_error err;
-    ly_error_clear(&err);
-    assert_int_equal(ly_service_quests_view(f->svc, id, at(now), &f->arena, &v, &err), LY_OK);
-    return v;
-}
-
 static const ly_quest_view *questIn(const ly_quests_view *v, const char *id)
 {
     for (size_t i = 0; i < v->n_quests; i++)
@@ -168,37 +102,21 @@ static const ly_quest_view *questIn(const ly_quests_view *v, const char *id)
     return NULL;
 }
 
-/* The customer's bonus points whose key starts with prefix ("quest:", "streak:"). */
-static ly_points bonusWith(fixture *f, int64_t id, const char *prefix)
-{
-    ly_error err;
-    ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
-    ly_entry *e;
-    size_t n;
-    assert_int_equal(ly_db_entries_page(db, id, 0, 500, &f->arena, &e, &n, &err), LY_OK);
-    ly_points sum = 0;
-    for (size_t i = 0; i < n; i++)
-        if (e[i].kind == LY_ENTRY_BONUS && e[i].ref && strncmp(e[i].ref, prefix, strlen(prefix)) == 0)
-            sum += e[i].delta.available + e[i].delta.pending;
-    return sum;
-}
-
 /* The quests' bonus points. */
 static ly_points bonusOf(fixture *f, int64_t id)
 {
-    return bonusWith(f, id, "quest:");
+    return tl_svc_bonus_with(f, id, "quest:");
 }
 
 /* Records answer set `id` of customer cid to questionnaire qn at `when`. */
 static void answer(fixture *f, const char *id, int64_t cid, const char *qn, const char *when)
 {
     ly_answer_request in = {.answer_id = id, .customer_id = cid, .questionnaire = qn,
-                            .answers = "{\"q1\":9}", .time = at(when)};
+                            .answers = "{\"q1\":9}", .time = tl_at(when)};
     ly_answer_result out;
     ly_error err;
     ly_error_clear(&err);
-    if (ly_service_answers_submit(f->svc, &in, at(when), &f->arena, &out, &err) != LY_OK)
+    if (ly_service_answers_submit(f->svc, &in, tl_at(when), &f->arena, &out, &err) != LY_OK)
         fail_msg("answer %s: %s %s", id, err.field, err.message);
 }
 
@@ -219,8 +137,8 @@ static void a_new_category_quest_counts_receipts_with_a_category_never_bought(vo
     assert_null(buy(f, "R-N2", "C-NEW", "garden", 10000, "2026-11-04T10:00:00Z", "explore"));
     assert_null(buy(f, "R-N3", "C-NEW", "food", 10000, "2026-11-04T11:00:00Z", "explore"));
     /* A full return takes the receipt's count back; the category stays bought. */
-    giveBack(f, "R-N1", "RET-N1", 0, "2026-11-05T10:00:00Z");
-    ly_quests_view v = viewOf(f, id, "2026-11-05T12:00:00Z");
+    tl_svc_return(f, "R-N1", "RET-N1", 0, "2026-11-05T10:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, id, "2026-11-05T12:00:00Z");
     assert_string_equal(questIn(&v, "explore")->kind, "new_category");
     assert_int_equal(questIn(&v, "explore")->value, 0);
     assert_null(buy(f, "R-N4", "C-NEW", "garden", 10000, "2026-11-06T10:00:00Z", "explore"));
@@ -234,13 +152,13 @@ static void a_new_category_quest_counts_receipts_with_a_category_never_bought(vo
     assert_non_null(st);
     assert_int_equal(st->after, 2);
     assert_true(st->completed);
-    assert_int_equal(bonusWith(f, id, "quest:explore:"), 40);
-    assert_int_equal(bonusWith(f, other, "quest:explore:"), 0);
+    assert_int_equal(tl_svc_bonus_with(f, id, "quest:explore:"), 40);
+    assert_int_equal(tl_svc_bonus_with(f, other, "quest:explore:"), 0);
 }
 
 static void postEvent(fixture *f, const char *id, const char *card, const char *when)
 {
-    ly_op op = {.kind = LY_OP_EVENT, .arena = &f->arena, .now = at(when)};
+    ly_op op = {.kind = LY_OP_EVENT, .arena = &f->arena, .now = tl_at(when)};
     op.in.event = (ly_event_request){.event_id = id, .type = "review",
                                      .who = {.kind = LY_ID_CARD, .value = card}};
     ly_os_hash(id, strlen(id), op.request_hash);
@@ -254,19 +172,19 @@ static void events_advance_an_event_quest_once_each(void **state)
     assert_null(buy(f, "R-E1", "C-EV", "food", 10000, "2026-11-10T10:00:00Z", "reviewer"));
     postEvent(f, "E-1", "C-EV", "2026-11-10T11:00:00Z");
     postEvent(f, "E-1", "C-EV", "2026-11-10T11:00:00Z"); /* a retry counts nothing */
-    ly_quests_view v = viewOf(f, id, "2026-11-10T12:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, id, "2026-11-10T12:00:00Z");
     assert_string_equal(questIn(&v, "reviewer")->kind, "event");
     assert_int_equal(questIn(&v, "reviewer")->value, 1);
-    assert_int_equal(bonusWith(f, id, "quest:reviewer:"), 0);
+    assert_int_equal(tl_svc_bonus_with(f, id, "quest:reviewer:"), 0);
     postEvent(f, "E-2", "C-EV", "2026-11-11T11:00:00Z");
-    v = viewOf(f, id, "2026-11-11T12:00:00Z");
+    v = tl_svc_quests(f, id, "2026-11-11T12:00:00Z");
     assert_int_equal(questIn(&v, "reviewer")->value, 2);
     assert_true(questIn(&v, "reviewer")->completed_at > 0);
-    assert_int_equal(bonusWith(f, id, "quest:reviewer:"), 15);
+    assert_int_equal(tl_svc_bonus_with(f, id, "quest:reviewer:"), 15);
     assert_int_equal(v.n_badges, 1);
     assert_string_equal(v.badges[0].badge, "critic");
     postEvent(f, "E-3", "C-EV", "2026-11-12T11:00:00Z"); /* one-off: rewarded once */
-    assert_int_equal(bonusWith(f, id, "quest:reviewer:"), 15);
+    assert_int_equal(tl_svc_bonus_with(f, id, "quest:reviewer:"), 15);
 }
 
 static void answers_advance_an_answers_quest_once_each_and_not_receipts(void **state)
@@ -276,30 +194,30 @@ static void answers_advance_an_answers_quest_once_each_and_not_receipts(void **s
     /* A receipt does not advance it; another questionnaire's answers do not either. */
     assert_null(buy(f, "R-A1", "C-ANS", "food", 10000, "2026-11-10T10:00:00Z", "voice"));
     answer(f, "A-0", id, "other", "2026-11-10T11:00:00Z");
-    ly_quests_view v = viewOf(f, id, "2026-11-10T12:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, id, "2026-11-10T12:00:00Z");
     const ly_quest_view *qv = questIn(&v, "voice");
     assert_non_null(qv);
     assert_string_equal(qv->kind, "answers");
     assert_int_equal(qv->value, 0);
     answer(f, "A-1", id, "visit", "2026-11-11T10:00:00Z");
     answer(f, "A-1", id, "visit", "2026-11-11T10:00:00Z"); /* a retry counts nothing */
-    v = viewOf(f, id, "2026-11-11T12:00:00Z");
+    v = tl_svc_quests(f, id, "2026-11-11T12:00:00Z");
     assert_int_equal(questIn(&v, "voice")->value, 1);
     assert_int_equal(questIn(&v, "voice")->completed_at, 0);
-    assert_int_equal(bonusWith(f, id, "quest:voice:"), 0);
+    assert_int_equal(tl_svc_bonus_with(f, id, "quest:voice:"), 0);
     answer(f, "A-2", id, "visit", "2026-11-12T10:00:00Z");
     answer(f, "A-3", id, "visit", "2026-11-13T10:00:00Z");
-    v = viewOf(f, id, "2026-11-13T12:00:00Z");
+    v = tl_svc_quests(f, id, "2026-11-13T12:00:00Z");
     assert_int_equal(questIn(&v, "voice")->value, 3);
     assert_true(questIn(&v, "voice")->completed_at > 0);
-    assert_int_equal(bonusWith(f, id, "quest:voice:"), 30);
+    assert_int_equal(tl_svc_bonus_with(f, id, "quest:voice:"), 30);
     assert_int_equal(v.n_badges, 1);
     assert_string_equal(v.badges[0].badge, "voice");
     /* The next month starts again at 0. */
     answer(f, "A-4", id, "visit", "2026-12-02T10:00:00Z");
-    v = viewOf(f, id, "2026-12-02T12:00:00Z");
+    v = tl_svc_quests(f, id, "2026-12-02T12:00:00Z");
     assert_int_equal(questIn(&v, "voice")->value, 1);
-    assert_int_equal(bonusWith(f, id, "quest:voice:"), 30);
+    assert_int_equal(tl_svc_bonus_with(f, id, "quest:voice:"), 30);
 }
 
 static void receipts_advance_a_deals_quest_and_the_third_completes_it_once(void **state)
@@ -321,7 +239,7 @@ static void receipts_advance_a_deals_quest_and_the_third_completes_it_once(void 
     assert_false(s->completed);
     assert_int_equal(s->after, 4);
     assert_int_equal(bonusOf(f, id), 100);
-    ly_quests_view v = viewOf(f, id, "2026-11-14T10:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, id, "2026-11-14T10:00:00Z");
     const ly_quest_view *q = questIn(&v, "three");
     assert_non_null(q);
     assert_int_equal(q->value, 4);
@@ -354,7 +272,7 @@ static void a_spend_quest_counts_only_its_lines_and_calculate_previews_without_s
         ly_checkout_result res;
         ly_error err;
         ly_error_clear(&err);
-        assert_int_equal(ly_service_calculate(f->svc, &c, at("2026-11-24T10:00:00Z"), &f->arena, &res, &err), LY_OK);
+        assert_int_equal(ly_service_calculate(f->svc, &c, tl_at("2026-11-24T10:00:00Z"), &f->arena, &res, &err), LY_OK);
         assert_true(res.quests_on);
         const ly_quest_step *p = NULL;
         for (size_t i = 0; i < res.n_quests; i++)
@@ -364,7 +282,7 @@ static void a_spend_quest_counts_only_its_lines_and_calculate_previews_without_s
         assert_true(p->completed);
     }
     assert_int_equal(bonusOf(f, id), 0); /* the previews gave nothing */
-    ly_quests_view v = viewOf(f, id, "2026-11-24T10:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, id, "2026-11-24T10:00:00Z");
     assert_int_equal(questIn(&v, "shoes")->value, 300000);
     assert_int_equal(questIn(&v, "shoes")->completed_at, 0);
 }
@@ -379,28 +297,28 @@ static void returns_take_back_their_share_and_a_completed_quest_keeps_its_reward
     int64_t id = enrol(f, "A");
     buy(f, "S1", "A", "shoes", 400000, "2026-11-23T10:00:00Z", "shoes");
     /* Half of it back: 2,000.00 of the 4,000.00 comes off. */
-    giveBack(f, "S1", "S1-r1", 500, "2026-11-23T12:00:00Z");
-    ly_quests_view v = viewOf(f, id, "2026-11-23T13:00:00Z");
+    tl_svc_return(f, "S1", "S1-r1", 500, "2026-11-23T12:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, id, "2026-11-23T13:00:00Z");
     assert_int_equal(questIn(&v, "shoes")->value, 200000);
     /* The deal still counts: something of it is kept. */
     assert_int_equal(questIn(&v, "three")->value, 1);
     /* The rest back: the deal and the spend go. */
-    giveBack(f, "S1", "S1-r2", 0, "2026-11-23T14:00:00Z");
-    v = viewOf(f, id, "2026-11-23T15:00:00Z");
+    tl_svc_return(f, "S1", "S1-r2", 0, "2026-11-23T14:00:00Z");
+    v = tl_svc_quests(f, id, "2026-11-23T15:00:00Z");
     assert_int_equal(questIn(&v, "shoes")->value, 0);
     assert_int_equal(questIn(&v, "three")->value, 0);
     /* Complete it, then return below the target: the reward stays, no second one. */
     const ly_quest_step *s = buy(f, "S2", "A", "shoes", 600000, "2026-11-24T10:00:00Z", "shoes");
     assert_true(s->completed);
     assert_int_equal(bonusOf(f, id), 250);
-    giveBack(f, "S2", "S2-r1", 0, "2026-11-24T11:00:00Z");
-    v = viewOf(f, id, "2026-11-24T12:00:00Z");
+    tl_svc_return(f, "S2", "S2-r1", 0, "2026-11-24T11:00:00Z");
+    v = tl_svc_quests(f, id, "2026-11-24T12:00:00Z");
     assert_int_equal(questIn(&v, "shoes")->value, 0);
     assert_true(questIn(&v, "shoes")->completed_at != 0);
     s = buy(f, "S3", "A", "shoes", 600000, "2026-11-25T10:00:00Z", "shoes");
     assert_false(s->completed);
     assert_int_equal(bonusOf(f, id), 250);
-    assert_int_equal(viewOf(f, id, "2026-11-25T12:00:00Z").xp, 50);
+    assert_int_equal(tl_svc_quests(f, id, "2026-11-25T12:00:00Z").xp, 50);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -424,7 +342,7 @@ static void a_recurring_quest_restarts_in_the_next_period(void **state)
     assert_int_equal(s->before, 1);
     assert_string_equal(s->period, "M2026-12");
     /* 100 XP: Pro. */
-    ly_quests_view v = viewOf(f, id, "2026-12-02T11:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, id, "2026-12-02T11:00:00Z");
     assert_int_equal(v.xp, 100);
     assert_string_equal(v.level_id, "pro");
     assert_null(v.next_level_id);
@@ -438,12 +356,12 @@ static void a_quest_for_an_audience_advances_only_for_it(void **state)
     ly_club_member m;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_club_invite(f->svc, b, NULL, at("2026-11-02T09:00:00Z"), &f->arena, &m, &err), LY_OK);
+    assert_int_equal(ly_service_club_invite(f->svc, b, NULL, tl_at("2026-11-02T09:00:00Z"), &f->arena, &m, &err), LY_OK);
     assert_null(buy(f, "A1", "A", "food", 1000, "2026-11-10T10:00:00Z", "club"));
     const ly_quest_step *s = buy(f, "B1", "B", "food", 1000, "2026-11-10T10:00:00Z", "club");
     assert_non_null(s);
     assert_true(s->completed);
-    ly_quests_view va = viewOf(f, a, "2026-11-10T11:00:00Z"), vb = viewOf(f, b, "2026-11-10T11:00:00Z");
+    ly_quests_view va = tl_svc_quests(f, a, "2026-11-10T11:00:00Z"), vb = tl_svc_quests(f, b, "2026-11-10T11:00:00Z");
     assert_null(questIn(&va, "club"));
     assert_non_null(questIn(&vb, "club"));
     assert_int_equal(va.n_badges, 0);
@@ -469,10 +387,10 @@ static void a_streak_counts_consecutive_weeks_and_rewards_each_step_once_per_str
     assert_true(s->completed);
     assert_int_equal(s->after, 3);
     assert_string_equal(s->badge, "three-weeks");
-    assert_int_equal(bonusWith(f, id, "streak:"), 18);
-    ly_quests_view v = viewOf(f, id, "2026-11-30T10:00:00Z"); /* Monday of week 49: still alive */
+    assert_int_equal(tl_svc_bonus_with(f, id, "streak:"), 18);
+    ly_quests_view v = tl_svc_quests(f, id, "2026-11-30T10:00:00Z"); /* Monday of week 49: still alive */
     assert_int_equal(v.streak_weeks, 3);
-    v = viewOf(f, id, "2026-12-07T10:00:00Z"); /* week 50 without a deal in 49: broken */
+    v = tl_svc_quests(f, id, "2026-12-07T10:00:00Z"); /* week 50 without a deal in 49: broken */
     assert_int_equal(v.streak_weeks, 0);
     assert_int_equal(v.streak_best, 3);
     /* A week skipped: a new streak, whose 2 weeks reward again. */
@@ -481,10 +399,10 @@ static void a_streak_counts_consecutive_weeks_and_rewards_each_step_once_per_str
     assert_int_equal(s->after, 1);
     s = buy(f, "K6", "A", "food", 1000, "2026-12-14T10:00:00Z", "streak");
     assert_true(s->completed);
-    assert_int_equal(bonusWith(f, id, "streak:"), 25);
+    assert_int_equal(tl_svc_bonus_with(f, id, "streak:"), 25);
     /* A late receipt of an earlier week changes nothing. */
     assert_null(buy(f, "K7", "A", "food", 1000, "2026-11-02T10:00:00Z", "streak"));
-    assert_int_equal(viewOf(f, id, "2026-12-14T12:00:00Z").streak_weeks, 2);
+    assert_int_equal(tl_svc_quests(f, id, "2026-12-14T12:00:00Z").streak_weeks, 2);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -517,7 +435,7 @@ static void a_held_out_customer_is_not_offered_the_quest_and_the_report_compares
             if (out) assert_null(s);
             else assert_non_null(s);
         }
-        ly_quests_view v = viewOf(f, id, "2026-11-11T10:00:00Z");
+        ly_quests_view v = tl_svc_quests(f, id, "2026-11-11T10:00:00Z");
         assert_true((questIn(&v, "hold") == NULL) == out);
         if (out) {
             held++;
@@ -531,7 +449,7 @@ static void a_held_out_customer_is_not_offered_the_quest_and_the_report_compares
     assert_true(treated > 5 && held > 5);
     ly_quest_figures *fig;
     size_t n;
-    assert_int_equal(ly_service_quests_report(f->svc, at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"),
+    assert_int_equal(ly_service_quests_report(f->svc, tl_at("2026-11-01T00:00:00Z"), tl_at("2026-12-01T00:00:00Z"),
                                               &f->arena, &fig, &n, &err), LY_OK);
     assert_int_equal(n, prog.quests->n_quests);
     const ly_quest_figures *h = NULL, *three = NULL;
@@ -607,7 +525,7 @@ static void *confirmMany(void *arg)
         snprintf(id, sizeof id, "C%d-%d", w->k, i);
         op.kind = LY_OP_CONFIRM;
         op.arena = &a;
-        op.now = at("2026-11-10T10:00:00Z");
+        op.now = tl_at("2026-11-10T10:00:00Z");
         receiptOf(&a, &op.in.confirm, id, "A", "food", 1000, "2026-11-10T10:00:00Z");
         ly_os_hash(id, strlen(id), op.request_hash);
         if (ly_service_run(w->f->svc, &op) != LY_OK) return NULL;
@@ -638,7 +556,7 @@ static void many_confirms_crossing_the_target_at_once_reward_it_exactly_once(voi
     }
     assert_int_equal(completed, 1);
     assert_int_equal(bonusOf(f, id), 100);
-    ly_quests_view v = viewOf(f, id, "2026-11-10T11:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, id, "2026-11-10T11:00:00Z");
     assert_int_equal(questIn(&v, "three")->value, THREADS * 5);
     assert_int_equal(v.xp, 60);
 }
@@ -711,17 +629,17 @@ static void program_file_errors_name_the_setting(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(receipts_advance_a_deals_quest_and_the_third_completes_it_once, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(answers_advance_an_answers_quest_once_each_and_not_receipts, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(events_advance_an_event_quest_once_each, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_new_category_quest_counts_receipts_with_a_category_never_bought, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_spend_quest_counts_only_its_lines_and_calculate_previews_without_storing, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(returns_take_back_their_share_and_a_completed_quest_keeps_its_reward, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_recurring_quest_restarts_in_the_next_period, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_quest_for_an_audience_advances_only_for_it, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_streak_counts_consecutive_weeks_and_rewards_each_step_once_per_streak, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_held_out_customer_is_not_offered_the_quest_and_the_report_compares_the_groups, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(many_confirms_crossing_the_target_at_once_reward_it_exactly_once, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(receipts_advance_a_deals_quest_and_the_third_completes_it_once, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(answers_advance_an_answers_quest_once_each_and_not_receipts, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(events_advance_an_event_quest_once_each, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_new_category_quest_counts_receipts_with_a_category_never_bought, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_spend_quest_counts_only_its_lines_and_calculate_previews_without_storing, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(returns_take_back_their_share_and_a_completed_quest_keeps_its_reward, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_recurring_quest_restarts_in_the_next_period, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_quest_for_an_audience_advances_only_for_it, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_streak_counts_consecutive_weeks_and_rewards_each_step_once_per_streak, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_held_out_customer_is_not_offered_the_quest_and_the_report_compares_the_groups, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(many_confirms_crossing_the_target_at_once_reward_it_exactly_once, setUp, tl_svc_teardown),
         cmocka_unit_test(the_core_counts_what_is_left_of_a_receipt),
         cmocka_unit_test(program_file_errors_name_the_setting),
     };

@@ -53,61 +53,19 @@ static const char *programText =
     "],\"streak\":{\"rewards\":[{\"weeks\":2,\"coupon\":\"thanks\"}]}}"
     "}";
 
-typedef struct fixture {
-    char dir[256], db[300], program[300];
-    ly_service *svc;
-    ly_arena arena;
-} fixture;
-
-static ly_time at(const char *s)
-{
-    ly_time t;
-    assert_true(ly_time_parse(s, &t, NULL));
-    return t;
-}
+/* The shared service fixture (testlib.h) is all this test needs. */
+typedef tl_svc fixture;
 
 static int setUp(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/loyal-qrewards-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/loyal.db", f->dir);
-    snprintf(f->program, sizeof f->program, "%s/program.json", f->dir);
-    FILE *pf = fopen(f->program, "w");
-    assert_non_null(pf);
-    fputs(programText, pf);
-    fclose(pf);
-    ly_service_options so = {.db_path = f->db, .program_path = f->program, .sync = LY_SYNC_NORMAL};
-    ly_error err;
-    ly_error_clear(&err);
-    if (ly_service_open(&so, &f->svc, &err) != LY_OK) fail_msg("open: %s %s", err.field, err.message);
-    *state = f;
-    return 0;
-}
-
-static int tearDown(void **state)
-{
-    fixture *f = *state;
-    ly_error err;
-    ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
-    assert_non_null(db);
-    int64_t n = 0, bad = -1;
-    assert_int_equal(ly_db_check(db, NULL, NULL, &n, &bad, &err), LY_OK);
-    assert_int_equal(bad, 0);
-    ly_service_close(f->svc);
-    ly_arena_free(&f->arena);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
+    *state = tl_svc_new("qrewards", programText);
     return 0;
 }
 
 /* Enrols card, with the referral code of `referrer` when > 0. */
 static int64_t enrol(fixture *f, const char *card, int64_t referrer)
 {
-    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = at("2026-11-01T09:00:00Z")};
+    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = tl_at("2026-11-01T09:00:00Z")};
     op.in.create.ids[op.in.create.n_ids++] = (ly_identifier){LY_ID_CARD, card};
     char code[16];
     if (referrer > 0) {
@@ -127,7 +85,7 @@ static void receiptOf(ly_arena *a, ly_checkout *c, const char *id, const char *c
     memset(c, 0, sizeof *c);
     ly_line *l = ly_arena_alloc(a, sizeof *l);
     *l = (ly_line){.sku = "SKU", .category = cat, .qty = 1000, .price = amount, .amount = amount};
-    c->receipt = (ly_receipt){.receipt_id = ly_arena_strdup(a, id), .store = "S1", .time = at(when),
+    c->receipt = (ly_receipt){.receipt_id = ly_arena_strdup(a, id), .store = "S1", .time = tl_at(when),
                               .utc_offset_min = 180, .total = amount, .lines = l, .n_lines = 1};
     if (card) c->who = (ly_who){.kind = LY_ID_CARD, .value = card};
     if (coupon) {
@@ -146,7 +104,7 @@ static ly_op *confirm(fixture *f, const char *id, const char *card, const char *
     memset(op, 0, sizeof *op);
     op->kind = LY_OP_CONFIRM;
     op->arena = &f->arena;
-    op->now = at(when);
+    op->now = tl_at(when);
     receiptOf(&f->arena, &op->in.confirm, id, card, cat, amount, when, coupon);
     ly_os_hash(id, strlen(id), op->request_hash);
     *rc = ly_service_run(f->svc, op);
@@ -165,48 +123,12 @@ static const ly_quest_step *buy(fixture *f, const char *id, const char *card, co
     return NULL;
 }
 
-static void giveBack(fixture *f, const char *receipt, const char *ret_id, ly_qty qty, const char *now)
-{
-    ly_op op = {.kind = LY_OP_RETURN, .arena = &f->arena, .now = at(now)};
-    ly_return_request_line *l = ly_arena_alloc(&f->arena, sizeof *l);
-    *l = (ly_return_request_line){.line = 0, .qty = qty};
-    op.in.ret = (ly_return_request){.receipt_id = receipt, .return_id = ret_id, .full = qty == 0,
-                                    .lines = qty ? l : NULL, .n_lines = qty ? 1 : 0};
-    ly_os_hash(ret_id, strlen(ret_id), op.request_hash);
-    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("return %s: %s", ret_id, op.err.message);
-}
-
-static ly_quests_view viewOf(fixture *f, int64_t id, const char *now)
-{
-    ly_quests_view v;
-    ly_error err;
-    ly_error_clear(&err);
-    assert_int_equal(ly_service_quests_view(f->svc, id, at(now), &f->arena, &v, &err), LY_OK);
-    return v;
-}
-
 static const ly_quest_view *questIn(const ly_quests_view *v, const char *id)
 {
     for (size_t i = 0; i < v->n_quests; i++)
         if (strcmp(v->quests[i].id, id) == 0) return &v->quests[i];
     fail_msg("quest %s is not shown", id);
     return NULL;
-}
-
-/* The customer's bonus points whose key starts with prefix. */
-static ly_points bonusWith(fixture *f, int64_t id, const char *prefix)
-{
-    ly_error err;
-    ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
-    ly_entry *e;
-    size_t n;
-    assert_int_equal(ly_db_entries_page(db, id, 0, 500, &f->arena, &e, &n, &err), LY_OK);
-    ly_points sum = 0;
-    for (size_t i = 0; i < n; i++)
-        if (e[i].kind == LY_ENTRY_BONUS && e[i].ref && strncmp(e[i].ref, prefix, strlen(prefix)) == 0)
-            sum += e[i].delta.available + e[i].delta.pending;
-    return sum;
 }
 
 /* The number of stored unique codes of the campaign (personal ones included). */
@@ -230,17 +152,17 @@ static void a_friends_qualifying_purchase_counts_for_the_referrer_once(void **st
     int64_t friend1 = enrol(f, "F1", ref);
     /* Under the referral's minimum: no conversion. */
     assert_null(buy(f, "F1-1", "F1", "food", 10000, "2026-11-10T10:00:00Z", "bring-two"));
-    ly_quests_view v = viewOf(f, ref, "2026-11-10T12:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, ref, "2026-11-10T12:00:00Z");
     assert_string_equal(questIn(&v, "bring-two")->kind, "referrals");
     assert_int_equal(questIn(&v, "bring-two")->value, 0);
     /* The qualifying purchase counts for the referrer; the friend's list is the friend's. */
     assert_null(buy(f, "F1-2", "F1", "food", 40000, "2026-11-11T10:00:00Z", "bring-two"));
-    v = viewOf(f, ref, "2026-11-11T12:00:00Z");
+    v = tl_svc_quests(f, ref, "2026-11-11T12:00:00Z");
     assert_int_equal(questIn(&v, "bring-two")->value, 1);
     assert_string_equal(questIn(&v, "bring-two")->period, "M2026-11");
     assert_int_equal(questIn(&v, "bring-two")->completed_at, 0);
     /* The friend's own referral quest has not moved. */
-    v = viewOf(f, friend1, "2026-11-11T12:00:00Z");
+    v = tl_svc_quests(f, friend1, "2026-11-11T12:00:00Z");
     assert_int_equal(questIn(&v, "bring-two")->value, 0);
     /* A retry of the confirm counts nothing again; nor does a second qualifying receipt of
      * the same friend (one referral converts once). */
@@ -249,13 +171,13 @@ static void a_friends_qualifying_purchase_counts_for_the_referrer_once(void **st
     assert_int_equal(rc, LY_OK);
     assert_true(op->replayed);
     buy(f, "F1-3", "F1", "food", 50000, "2026-11-12T10:00:00Z", "three");
-    v = viewOf(f, ref, "2026-11-12T12:00:00Z");
+    v = tl_svc_quests(f, ref, "2026-11-12T12:00:00Z");
     assert_int_equal(questIn(&v, "bring-two")->value, 1);
     /* The referrer's own purchases never count for it. */
     buy(f, "REF-1", "REF", "food", 50000, "2026-11-12T11:00:00Z", "three");
-    v = viewOf(f, ref, "2026-11-12T12:00:00Z");
+    v = tl_svc_quests(f, ref, "2026-11-12T12:00:00Z");
     assert_int_equal(questIn(&v, "bring-two")->value, 1);
-    assert_int_equal(bonusWith(f, ref, "quest:bring-two:"), 0);
+    assert_int_equal(tl_svc_bonus_with(f, ref, "quest:bring-two:"), 0);
     assert_int_equal(v.n_coupons, 0);
 }
 
@@ -304,9 +226,9 @@ static void dates_and_the_hold_out_of_a_referral_quest_are_the_referrers(void **
     assert_true(held && offered);
     assert_int_equal(progressOf(f, held, "half", "E"), 0);
     assert_int_equal(progressOf(f, offered, "half", "E"), 1);
-    ly_quests_view v = viewOf(f, held, "2026-11-12T12:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, held, "2026-11-12T12:00:00Z");
     for (size_t i = 0; i < v.n_quests; i++) assert_string_not_equal(v.quests[i].id, "half");
-    v = viewOf(f, offered, "2026-11-12T12:00:00Z");
+    v = tl_svc_quests(f, offered, "2026-11-12T12:00:00Z");
     assert_int_equal(questIn(&v, "half")->value, 1);
 }
 
@@ -316,15 +238,15 @@ static void a_partial_return_keeps_the_referral_and_a_full_one_takes_it_back(voi
     int64_t ref = enrol(f, "REF", 0);
     enrol(f, "F1", ref);
     buy(f, "F1-1", "F1", "food", 40000, "2026-11-10T10:00:00Z", "three");
-    giveBack(f, "F1-1", "F1-1-R1", 500, "2026-11-11T10:00:00Z"); /* half the line */
-    ly_quests_view v = viewOf(f, ref, "2026-11-11T12:00:00Z");
+    tl_svc_return(f, "F1-1", "F1-1-R1", 500, "2026-11-11T10:00:00Z"); /* half the line */
+    ly_quests_view v = tl_svc_quests(f, ref, "2026-11-11T12:00:00Z");
     assert_int_equal(questIn(&v, "bring-two")->value, 1);
-    giveBack(f, "F1-1", "F1-1-R2", 500, "2026-11-12T10:00:00Z"); /* the rest: a full return */
-    v = viewOf(f, ref, "2026-11-12T12:00:00Z");
+    tl_svc_return(f, "F1-1", "F1-1-R2", 500, "2026-11-12T10:00:00Z"); /* the rest: a full return */
+    v = tl_svc_quests(f, ref, "2026-11-12T12:00:00Z");
     assert_int_equal(questIn(&v, "bring-two")->value, 0);
     /* The referral waits again: the friend's next qualifying purchase counts. */
     buy(f, "F1-2", "F1", "food", 35000, "2026-11-13T10:00:00Z", "three");
-    v = viewOf(f, ref, "2026-11-13T12:00:00Z");
+    v = tl_svc_quests(f, ref, "2026-11-13T12:00:00Z");
     assert_int_equal(questIn(&v, "bring-two")->value, 1);
 }
 
@@ -336,7 +258,7 @@ static void the_second_friend_completes_it_with_points_and_a_code_that_a_return_
     enrol(f, "F2", ref);
     buy(f, "F1-1", "F1", "food", 40000, "2026-11-10T10:00:00Z", "three");
     buy(f, "F2-1", "F2", "food", 30000, "2026-11-14T10:00:00Z", "three");
-    ly_quests_view v = viewOf(f, ref, "2026-11-14T12:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, ref, "2026-11-14T12:00:00Z");
     const ly_quest_view *q = questIn(&v, "bring-two");
     assert_int_equal(q->value, 2);
     assert_true(q->completed_at > 0);
@@ -346,7 +268,7 @@ static void the_second_friend_completes_it_with_points_and_a_code_that_a_return_
     assert_int_equal(strlen(q->coupon_code), 3 + 12);
     char code[32];
     snprintf(code, sizeof code, "%s", q->coupon_code);
-    assert_int_equal(bonusWith(f, ref, "quest:bring-two:M2026-11:"), 50);
+    assert_int_equal(tl_svc_bonus_with(f, ref, "quest:bring-two:M2026-11:"), 50);
     assert_int_equal(v.n_badges, 1);
     assert_string_equal(v.badges[0].badge, "ambassador");
     assert_int_equal(v.n_coupons, 1);
@@ -355,21 +277,21 @@ static void the_second_friend_completes_it_with_points_and_a_code_that_a_return_
     assert_string_equal(v.coupons[0].period, "M2026-11");
     assert_false(v.coupons[0].used);
     /* A full return of the completing receipt takes the conversion back, not the reward. */
-    giveBack(f, "F2-1", "F2-1-R", 0, "2026-11-15T10:00:00Z");
-    v = viewOf(f, ref, "2026-11-15T12:00:00Z");
+    tl_svc_return(f, "F2-1", "F2-1-R", 0, "2026-11-15T10:00:00Z");
+    v = tl_svc_quests(f, ref, "2026-11-15T12:00:00Z");
     q = questIn(&v, "bring-two");
     assert_int_equal(q->value, 1);
     assert_true(q->completed_at > 0);
     assert_string_equal(q->coupon_code, code);
     assert_int_equal(v.n_coupons, 1);
-    assert_int_equal(bonusWith(f, ref, "quest:bring-two:"), 50);
+    assert_int_equal(tl_svc_bonus_with(f, ref, "quest:bring-two:"), 50);
     /* Qualifying again completes nothing more this month: one code, one bonus (in the same
      * week as F2-1, so the friend's streak gives no code of its own). */
     buy(f, "F2-2", "F2", "food", 30000, "2026-11-15T12:00:00Z", "three");
-    v = viewOf(f, ref, "2026-11-15T13:00:00Z");
+    v = tl_svc_quests(f, ref, "2026-11-15T13:00:00Z");
     assert_int_equal(questIn(&v, "bring-two")->value, 2);
     assert_int_equal(v.n_coupons, 1);
-    assert_int_equal(bonusWith(f, ref, "quest:bring-two:"), 50);
+    assert_int_equal(tl_svc_bonus_with(f, ref, "quest:bring-two:"), 50);
     assert_int_equal(codesOf(f, "thanks"), 1);
 }
 
@@ -411,7 +333,7 @@ static void a_completed_quest_issues_a_personal_code_redeemable_once_by_its_owne
     }
     json_decref(steps);
     assert_true(seen);
-    ly_quests_view v = viewOf(f, a, "2026-11-10T13:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, a, "2026-11-10T13:00:00Z");
     assert_string_equal(questIn(&v, "three")->coupon_code, code);
     assert_int_equal(v.n_coupons, 1);
     /* Another customer, or nobody, cannot use it. */
@@ -431,7 +353,7 @@ static void a_completed_quest_issues_a_personal_code_redeemable_once_by_its_owne
     assert_int_equal(op->out.confirm.n_coupons, 1);
     assert_string_equal(op->out.confirm.coupons[0].campaign, "thanks");
     assert_int_equal(op->out.confirm.pricing.discount, 1000);
-    v = viewOf(f, a, "2026-11-10T16:00:00Z");
+    v = tl_svc_quests(f, a, "2026-11-10T16:00:00Z");
     assert_true(v.coupons[0].used);
     /* A second use is refused, at calculate and at confirm. */
     ly_checkout in;
@@ -439,22 +361,22 @@ static void a_completed_quest_issues_a_personal_code_redeemable_once_by_its_owne
     ly_checkout_result res;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_calculate(f->svc, &in, at("2026-11-10T16:00:00Z"), &f->arena, &res,
+    assert_int_equal(ly_service_calculate(f->svc, &in, tl_at("2026-11-10T16:00:00Z"), &f->arena, &res,
                                           &err), LY_EUNPROCESSABLE);
     assert_string_equal(err.code, "coupon_used_up");
     op = confirm(f, "A-5", "A", "toys", 10000, "2026-11-10T16:00:00Z", code, &rc);
     assert_int_equal(rc, LY_EUNPROCESSABLE);
     assert_string_equal(op->err.code, "coupon_used_up");
     /* A return of the completing receipt keeps the code (and it stays used). */
-    giveBack(f, "A-3", "A-3-R", 0, "2026-11-11T10:00:00Z");
-    v = viewOf(f, a, "2026-11-11T12:00:00Z");
+    tl_svc_return(f, "A-3", "A-3-R", 0, "2026-11-11T10:00:00Z");
+    v = tl_svc_quests(f, a, "2026-11-11T12:00:00Z");
     assert_int_equal(questIn(&v, "three")->value, 2);
     assert_string_equal(questIn(&v, "three")->coupon_code, code);
     assert_int_equal(v.n_coupons, 1);
     assert_true(v.coupons[0].used);
     /* A full return of the receipt that used it gives the use back, as for any coupon. */
-    giveBack(f, "A-4", "A-4-R", 0, "2026-11-11T11:00:00Z");
-    v = viewOf(f, a, "2026-11-11T12:00:00Z");
+    tl_svc_return(f, "A-4", "A-4-R", 0, "2026-11-11T11:00:00Z");
+    v = tl_svc_quests(f, a, "2026-11-11T12:00:00Z");
     assert_false(v.coupons[0].used);
     op = confirm(f, "A-6", "A", "toys", 10000, "2026-11-11T13:00:00Z", code, &rc);
     assert_int_equal(rc, LY_OK);
@@ -471,7 +393,7 @@ static void a_streak_step_can_give_a_code_too(void **state)
     st = buy(f, "S-2", "S", "toys", 10000, "2026-11-10T10:00:00Z", "streak");
     assert_true(st->completed);
     assert_non_null(st->coupon_code);
-    ly_quests_view v = viewOf(f, a, "2026-11-10T12:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, a, "2026-11-10T12:00:00Z");
     assert_int_equal(v.n_coupons, 1);
     assert_string_equal(v.coupons[0].quest_id, "streak");
     assert_string_equal(v.coupons[0].code, st->coupon_code);
@@ -497,7 +419,7 @@ static void *confirmOne(void *arg)
     memset(&op, 0, sizeof op);
     op.kind = LY_OP_CONFIRM;
     op.arena = &a;
-    op.now = at("2026-11-20T10:00:00Z");
+    op.now = tl_at("2026-11-20T10:00:00Z");
     receiptOf(&a, &op.in.confirm, w->receipt, w->card, "food", w->amount, "2026-11-20T10:00:00Z", NULL);
     ly_os_hash(w->receipt, strlen(w->receipt), op.request_hash);
     w->rc = ly_service_run(w->f->svc, &op);
@@ -529,13 +451,13 @@ static void receipts_crossing_the_target_at_once_issue_one_code(void **state)
         assert_int_equal(w[i].rc, LY_OK);
     }
     assert_int_equal(w[0].codes + w[1].codes, 1);
-    ly_quests_view v = viewOf(f, a, "2026-11-20T12:00:00Z");
+    ly_quests_view v = tl_svc_quests(f, a, "2026-11-20T12:00:00Z");
     assert_int_equal(questIn(&v, "three")->value, 4);
     assert_int_equal(v.n_coupons, 1);
-    v = viewOf(f, ref, "2026-11-20T12:00:00Z");
+    v = tl_svc_quests(f, ref, "2026-11-20T12:00:00Z");
     assert_int_equal(questIn(&v, "bring-two")->value, 3);
     assert_int_equal(v.n_coupons, 1);
-    assert_int_equal(bonusWith(f, ref, "quest:bring-two:"), 50);
+    assert_int_equal(tl_svc_bonus_with(f, ref, "quest:bring-two:"), 50);
     assert_int_equal(codesOf(f, "thanks"), 2);
 }
 
@@ -586,13 +508,13 @@ static void program_file_errors_name_the_setting(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(a_friends_qualifying_purchase_counts_for_the_referrer_once, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_partial_return_keeps_the_referral_and_a_full_one_takes_it_back, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(dates_and_the_hold_out_of_a_referral_quest_are_the_referrers, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(the_second_friend_completes_it_with_points_and_a_code_that_a_return_keeps, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_completed_quest_issues_a_personal_code_redeemable_once_by_its_owner, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_streak_step_can_give_a_code_too, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(receipts_crossing_the_target_at_once_issue_one_code, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(a_friends_qualifying_purchase_counts_for_the_referrer_once, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_partial_return_keeps_the_referral_and_a_full_one_takes_it_back, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(dates_and_the_hold_out_of_a_referral_quest_are_the_referrers, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(the_second_friend_completes_it_with_points_and_a_code_that_a_return_keeps, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_completed_quest_issues_a_personal_code_redeemable_once_by_its_owner, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_streak_step_can_give_a_code_too, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(receipts_crossing_the_target_at_once_issue_one_code, setUp, tl_svc_teardown),
         cmocka_unit_test(program_file_errors_name_the_setting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,73 +57,23 @@ static const char *programText =
     "}";
 
 typedef struct fixture {
-    char dir[256], db[300], program[300];
-    ly_service *svc;
-    ly_arena arena;
+    tl_svc s; /* the service, its database and arena (testlib.h) */
     ly_line lines[3];
 } fixture;
-
-static ly_time at(const char *s)
-{
-    ly_time t;
-    assert_true(ly_time_parse(s, &t, NULL));
-    return t;
-}
-
-static ly_service *openWith(fixture *f, const char *text)
-{
-    FILE *pf = fopen(f->program, "w");
-    assert_non_null(pf);
-    fputs(text, pf);
-    fclose(pf);
-    ly_service_options so = {.db_path = f->db, .program_path = f->program, .sync = LY_SYNC_NORMAL};
-    ly_error err;
-    ly_error_clear(&err);
-    ly_service *s = NULL;
-    if (ly_service_open(&so, &s, &err) != LY_OK) fail_msg("open: %s %s", err.field, err.message);
-    return s;
-}
 
 static int setUp(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/loyal-rewards-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/loyal.db", f->dir);
-    snprintf(f->program, sizeof f->program, "%s/program.json", f->dir);
-    f->svc = openWith(f, programText);
+    assert_non_null(f);
+    tl_svc_open(&f->s, "rewards", programText);
     *state = f;
-    return 0;
-}
-
-static void checkLedger(fixture *f)
-{
-    ly_error err;
-    ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
-    assert_non_null(db);
-    int64_t n = 0, bad = -1;
-    assert_int_equal(ly_db_check(db, NULL, NULL, &n, &bad, &err), LY_OK);
-    assert_int_equal(bad, 0);
-}
-
-static int tearDown(void **state)
-{
-    fixture *f = *state;
-    checkLedger(f);
-    ly_service_close(f->svc);
-    ly_arena_free(&f->arena);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
     return 0;
 }
 
 static int64_t enrolFull(fixture *f, const char *card, const char *phone, const char *referral,
                          const char *birth, bool consent, ly_err want, const char *code)
 {
-    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = at("2026-11-01T09:00:00Z")};
+    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->s.arena, .now = tl_at("2026-11-01T09:00:00Z")};
     op.in.create.ids[op.in.create.n_ids++] = (ly_identifier){LY_ID_CARD, card};
     if (phone) op.in.create.ids[op.in.create.n_ids++] = (ly_identifier){LY_ID_PHONE, phone};
     op.in.create.referral_code = referral;
@@ -135,7 +85,7 @@ static int64_t enrolFull(fixture *f, const char *card, const char *phone, const 
         op.in.create.set_consent[LY_CH_SMS] = true;
         op.in.create.consent[LY_CH_SMS] = true;
     }
-    ly_err rc = ly_service_run(f->svc, &op);
+    ly_err rc = ly_service_run(f->s.svc, &op);
     if (rc != want) fail_msg("enrol %s: %d %s %s", card, rc, op.err.code, op.err.message);
     if (code) assert_string_equal(op.err.code, code);
     return rc == LY_OK ? op.out.customer.id : 0;
@@ -151,7 +101,7 @@ static ly_account balanceOf(fixture *f, int64_t id, const char *when)
     ly_balance b;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_balance(f->svc, id, at(when), 0, &f->arena, &b, &err), LY_OK);
+    assert_int_equal(ly_service_balance(f->s.svc, id, tl_at(when), 0, &f->s.arena, &b, &err), LY_OK);
     return b.account;
 }
 
@@ -160,9 +110,9 @@ static void receiptOf(fixture *f, ly_checkout *c, const char *id, const char *ca
                       ly_money amount, const char *when)
 {
     memset(c, 0, sizeof *c);
-    ly_line *l = ly_arena_alloc(&f->arena, sizeof *l);
+    ly_line *l = ly_arena_alloc(&f->s.arena, sizeof *l);
     *l = (ly_line){.sku = "SKU", .category = cat, .qty = 1000, .price = amount, .amount = amount};
-    c->receipt = (ly_receipt){.receipt_id = id, .store = "S1", .time = at(when), .utc_offset_min = 180,
+    c->receipt = (ly_receipt){.receipt_id = id, .store = "S1", .time = tl_at(when), .utc_offset_min = 180,
                               .total = amount, .lines = l, .n_lines = 1};
     if (card) c->who = (ly_who){.kind = LY_ID_CARD, .value = card};
 }
@@ -171,11 +121,11 @@ static ly_err confirm(fixture *f, ly_op *op, const ly_checkout *c, const char *n
 {
     memset(op, 0, sizeof *op);
     op->kind = LY_OP_CONFIRM;
-    op->arena = &f->arena;
-    op->now = at(now);
+    op->arena = &f->s.arena;
+    op->now = tl_at(now);
     op->in.confirm = *c;
     ly_os_hash(c->receipt.receipt_id, strlen(c->receipt.receipt_id), op->request_hash);
-    return ly_service_run(f->svc, op);
+    return ly_service_run(f->s.svc, op);
 }
 
 static ly_err buy(fixture *f, ly_op *op, const char *id, const char *card, const char *cat,
@@ -190,12 +140,12 @@ static ly_err buy(fixture *f, ly_op *op, const char *id, const char *card, const
 
 static ly_err returnFull(fixture *f, const char *receipt, const char *ret_id, bool full, const char *now)
 {
-    ly_op op = {.kind = LY_OP_RETURN, .arena = &f->arena, .now = at(now)};
+    ly_op op = {.kind = LY_OP_RETURN, .arena = &f->s.arena, .now = tl_at(now)};
     static ly_return_request_line half = {.line = 0, .qty = 500};
     op.in.ret = (ly_return_request){.receipt_id = receipt, .return_id = ret_id, .full = full,
                                     .lines = full ? NULL : &half, .n_lines = full ? 0 : 1};
     ly_os_hash(ret_id, strlen(ret_id), op.request_hash);
-    ly_err rc = ly_service_run(f->svc, &op);
+    ly_err rc = ly_service_run(f->s.svc, &op);
     if (rc != LY_OK) fail_msg("return %s: %s %s", ret_id, op.err.code, op.err.message);
     return rc;
 }
@@ -213,7 +163,7 @@ static ly_maintain_result maintain(fixture *f, const char *now)
     ly_maintain_result r;
     ly_error err;
     ly_error_clear(&err);
-    if (ly_service_maintain(f->svc, at(now), &r, &err) != LY_OK) fail_msg("maintain: %s", err.message);
+    if (ly_service_maintain(f->s.svc, tl_at(now), &r, &err) != LY_OK) fail_msg("maintain: %s", err.message);
     return r;
 }
 
@@ -245,7 +195,7 @@ static void a_rule_limited_per_customer_per_day_applies_at_most_that_often(void 
             ly_checkout_result res;
             ly_error err;
             ly_error_clear(&err);
-            assert_int_equal(ly_service_calculate(f->svc, &c, at(table[i].when), &f->arena, &res, &err), LY_OK);
+            assert_int_equal(ly_service_calculate(f->s.svc, &c, tl_at(table[i].when), &f->s.arena, &res, &err), LY_OK);
             assert_int_equal(ruleResult(&res.pricing, "daily")->applied, table[i].applied);
         }
         ly_op op;
@@ -298,7 +248,7 @@ static void a_campaign_budget_is_never_overspent_and_a_full_return_refills_it(vo
     ly_error_clear(&err);
     ly_points pts;
     ly_money money;
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
+    ly_db *db = ly_store_reader(ly_service_store(f->s.svc), &err);
     assert_int_equal(ly_db_rule_budget_get(db, "bread-off", &pts, &money, &err), LY_OK);
     assert_int_equal(money, 2000);
 }
@@ -312,7 +262,7 @@ static ly_coupon_stats stats(fixture *f, const char *campaign)
     ly_coupon_stats st;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_coupon_stats(f->svc, campaign, &st, &err), LY_OK);
+    assert_int_equal(ly_service_coupon_stats(f->s.svc, campaign, &st, &err), LY_OK);
     return st;
 }
 
@@ -329,7 +279,7 @@ static void a_coupon_is_checked_at_calculate_consumed_once_at_confirm_and_given_
         ly_checkout_result res;
         ly_error err;
         ly_error_clear(&err);
-        assert_int_equal(ly_service_calculate(f->svc, &c, at("2026-11-24T08:00:00Z"), &f->arena, &res, &err), LY_OK);
+        assert_int_equal(ly_service_calculate(f->s.svc, &c, tl_at("2026-11-24T08:00:00Z"), &f->s.arena, &res, &err), LY_OK);
         assert_int_equal(res.pricing.rule_discount, 2000);
         assert_int_equal(res.n_coupons, 1);
         assert_string_equal(res.coupons[0].code, "SAVE10");
@@ -373,12 +323,12 @@ static void expectCouponError(fixture *f, const char *id, const char *card, ly_m
     ly_checkout_result res;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_calculate(f->svc, &c, at(when), &f->arena, &res, &err), LY_EUNPROCESSABLE);
+    assert_int_equal(ly_service_calculate(f->s.svc, &c, tl_at(when), &f->s.arena, &res, &err), LY_EUNPROCESSABLE);
     assert_string_equal(err.code, code);
     assert_string_equal(err.field, field);
     ly_stored_receipt sr;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_receipt_get(f->svc, id, &f->arena, &sr, &err), LY_ENOTFOUND);
+    assert_int_equal(ly_service_receipt_get(f->s.svc, id, &f->s.arena, &sr, &err), LY_ENOTFOUND);
 }
 
 static void every_coupon_error_names_the_coupon_and_why(void **state)
@@ -437,9 +387,9 @@ static void unique_codes_are_unguessable_stored_hashed_and_single_use(void **sta
     fixture *f = *state;
     enrol(f, "A");
     enrol(f, "B");
-    ly_op op = {.kind = LY_OP_COUPON_CODES, .arena = &f->arena, .now = at("2026-11-20T09:00:00Z")};
+    ly_op op = {.kind = LY_OP_COUPON_CODES, .arena = &f->s.arena, .now = tl_at("2026-11-20T09:00:00Z")};
     op.in.codes = (ly_coupon_codes_request){.campaign = "uniq", .batch = "flyer-1", .count = 50};
-    assert_int_equal(ly_service_run(f->svc, &op), LY_OK);
+    assert_int_equal(ly_service_run(f->s.svc, &op), LY_OK);
     assert_int_equal(op.out.codes.n, 50);
     const char *const *codes = op.out.codes.codes;
     for (size_t i = 0; i < 50; i++) {
@@ -449,7 +399,7 @@ static void unique_codes_are_unguessable_stored_hashed_and_single_use(void **sta
     }
     /* Only hashes are stored: no code appears in the database file as text. */
     sqlite3 *raw;
-    assert_int_equal(sqlite3_open_v2(f->db, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->s.db, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(raw, "SELECT count(*) FROM coupon_codes WHERE typeof(hash) = 'blob' AND length(hash) = 32", -1, &st, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -461,13 +411,13 @@ static void unique_codes_are_unguessable_stored_hashed_and_single_use(void **sta
     assert_int_equal(s1.batches, 1);
 
     /* The same batch again is refused (the codes are shown once, never again). */
-    ly_op again = {.kind = LY_OP_COUPON_CODES, .arena = &f->arena, .now = at("2026-11-20T09:00:00Z")};
+    ly_op again = {.kind = LY_OP_COUPON_CODES, .arena = &f->s.arena, .now = tl_at("2026-11-20T09:00:00Z")};
     again.in.codes = op.in.codes;
-    assert_int_equal(ly_service_run(f->svc, &again), LY_ECONFLICT);
+    assert_int_equal(ly_service_run(f->s.svc, &again), LY_ECONFLICT);
     assert_string_equal(again.err.code, "batch_exists");
     /* A public-code campaign has no unique codes. */
     again.in.codes.campaign = "pub";
-    assert_int_equal(ly_service_run(f->svc, &again), LY_EUNPROCESSABLE);
+    assert_int_equal(ly_service_run(f->s.svc, &again), LY_EUNPROCESSABLE);
 
     /* One use per code, whoever uses it; typed in lower case it is the same code. */
     char lower[32];
@@ -552,7 +502,7 @@ static void a_referral_pays_both_once_after_the_first_purchase_window(void **sta
     size_t n;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_referrals(f->svc, anna, 10, &f->arena, &st, &list, &n, &err), LY_OK);
+    assert_int_equal(ly_service_referrals(f->s.svc, anna, 10, &f->s.arena, &st, &list, &n, &err), LY_OK);
     assert_int_equal(st.invited, 2);
     assert_int_equal(st.qualified, 1);
     assert_int_equal(st.converted, 0);
@@ -569,7 +519,7 @@ static void a_referral_pays_both_once_after_the_first_purchase_window(void **sta
     ly_account a1 = balanceOf(f, anna, "2026-11-18T21:00:02Z");
     assert_int_equal(a1.available - a0.available, 300);
     ly_error_clear(&err);
-    assert_int_equal(ly_service_referrals(f->svc, anna, 10, &f->arena, &st, &list, &n, &err), LY_OK);
+    assert_int_equal(ly_service_referrals(f->s.svc, anna, 10, &f->s.arena, &st, &list, &n, &err), LY_OK);
     assert_int_equal(st.converted, 1);
     assert_int_equal(st.referrer_points, 300);
     assert_int_equal(st.newcomer_points, 200);
@@ -578,7 +528,7 @@ static void a_referral_pays_both_once_after_the_first_purchase_window(void **sta
     ly_entry *e;
     size_t ne;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_ledger(f->svc, boris, 0, 50, &f->arena, &e, &ne, &err), LY_OK);
+    assert_int_equal(ly_service_ledger(f->s.svc, boris, 0, 50, &f->s.arena, &e, &ne, &err), LY_OK);
     int found = 0;
     for (size_t i = 0; i < ne; i++)
         if (e[i].kind == LY_ENTRY_BONUS && e[i].ref && strcmp(e[i].ref, "referral:2:newcomer") == 0) {
@@ -599,11 +549,11 @@ static void the_welcome_bonus_comes_once_with_the_first_marketing_consent(void *
     int64_t a = enrol(f, "A");
     assert_int_equal(balanceOf(f, a, "2026-11-02T00:00:00Z").available, 0);
     for (int i = 0; i < 3; i++) {
-        ly_op op = {.kind = LY_OP_CUSTOMER_PATCH, .arena = &f->arena, .now = at("2026-11-02T09:00:00Z")};
+        ly_op op = {.kind = LY_OP_CUSTOMER_PATCH, .arena = &f->s.arena, .now = tl_at("2026-11-02T09:00:00Z")};
         op.in.patch.customer_id = a;
         op.in.patch.profile.set_consent[i % 2 ? LY_CH_EMAIL : LY_CH_SMS] = true;
         op.in.patch.profile.consent[i % 2 ? LY_CH_EMAIL : LY_CH_SMS] = i != 2; /* on, on, off */
-        assert_int_equal(ly_service_run(f->svc, &op), LY_OK);
+        assert_int_equal(ly_service_run(f->s.svc, &op), LY_OK);
     }
     assert_int_equal(balanceOf(f, a, "2026-11-03T00:00:00Z").available, 100);
     /* Consent given at enrolment gives it at once. */
@@ -614,17 +564,18 @@ static void the_welcome_bonus_comes_once_with_the_first_marketing_consent(void *
 static void a_welcome_bonus_on_enrolment(void **state)
 {
     fixture *f = *state;
-    ly_service_close(f->svc);
+    ly_service_close(f->s.svc);
+    f->s.svc = NULL;
     /* A fresh database: the program's version "t1" is recorded there with other content. */
     char path[400];
     const char *suffix[] = {"", "-wal", "-shm"};
     for (int i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s%s", f->db, suffix[i]);
+        snprintf(path, sizeof path, "%s%s", f->s.db, suffix[i]);
         unlink(path);
     }
     char text[4096];
     snprintf(text, sizeof text, "%s\"welcome\":{\"points\":25}}", PROGRAM_HEAD);
-    f->svc = openWith(f, text);
+    tl_svc_reopen(&f->s, text);
     int64_t a = enrol(f, "A");
     assert_int_equal(balanceOf(f, a, "2026-11-02T00:00:00Z").available, 25);
 }
@@ -671,14 +622,14 @@ static ly_err event(fixture *f, ly_op *op, const char *id, const char *type, con
 {
     memset(op, 0, sizeof *op);
     op->kind = LY_OP_EVENT;
-    op->arena = &f->arena;
-    op->now = at(when);
+    op->arena = &f->s.arena;
+    op->now = tl_at(when);
     op->in.event = (ly_event_request){.event_id = id, .type = type,
                                       .who = {.kind = LY_ID_CARD, .value = card}};
     char h[128];
     snprintf(h, sizeof h, "%s|%s|%s|%s", id, type, card, salt ? salt : "");
     ly_os_hash(h, strlen(h), op->request_hash);
-    return ly_service_run(f->svc, op);
+    return ly_service_run(f->s.svc, op);
 }
 
 static void events_give_points_within_their_caps_and_once_per_event_id(void **state)
@@ -755,17 +706,17 @@ static void a_partner_receipt_earns_the_partner_rate_and_is_recorded_against_it(
 
     ly_error err;
     ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
+    ly_db *db = ly_store_reader(ly_service_store(f->s.svc), &err);
     ly_partner_figures *fig;
     size_t n;
-    assert_int_equal(ly_db_partner_report(db, at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z"), &f->arena, &fig, &n, &err), LY_OK);
+    assert_int_equal(ly_db_partner_report(db, tl_at("2026-11-01T00:00:00Z"), tl_at("2026-12-01T00:00:00Z"), &f->s.arena, &fig, &n, &err), LY_OK);
     assert_int_equal(n, 1);
     assert_string_equal(fig[0].partner, "fuel");
     assert_int_equal(fig[0].receipts, 2);
     assert_int_equal(fig[0].issued, 19 + 10 - 9);   /* half of 19 taken back: floor(19/2) */
     assert_int_equal(fig[0].redeemed, 40 - 20);
     /* Only P2 falls in the 25th. */
-    assert_int_equal(ly_db_partner_report(db, at("2026-11-24T21:00:00Z"), at("2026-11-25T21:00:00Z"), &f->arena, &fig, &n, &err), LY_OK);
+    assert_int_equal(ly_db_partner_report(db, tl_at("2026-11-24T21:00:00Z"), tl_at("2026-11-25T21:00:00Z"), &f->s.arena, &fig, &n, &err), LY_OK);
     assert_int_equal(fig[0].receipts, 1);
     assert_int_equal(fig[0].issued, 10);
 }
@@ -787,9 +738,9 @@ static void the_liability_reconciles_with_the_ledger_and_the_reports_run(void **
     maintain(f, "2026-12-10T00:00:00Z");
     ly_error err;
     ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
+    ly_db *db = ly_store_reader(ly_service_store(f->s.svc), &err);
     ly_liability l;
-    assert_int_equal(ly_db_liability(db, &f->arena, &l, &err), LY_OK);
+    assert_int_equal(ly_db_liability(db, &f->s.arena, &l, &err), LY_OK);
     assert_int_equal(l.lots_pending, l.acc_pending);
     assert_int_equal(l.acc_pending, l.ledger_pending);
     assert_int_equal(l.lots_active - l.debt, l.acc_available);
@@ -798,25 +749,25 @@ static void the_liability_reconciles_with_the_ledger_and_the_reports_run(void **
     ly_points by = 0;
     for (size_t i = 0; i < l.n_by_expiry; i++) by += l.by_expiry[i].pending + l.by_expiry[i].active;
     assert_int_equal(by, l.lots_pending + l.lots_active);
-    ly_service_close(f->svc);
-    f->svc = NULL;
+    ly_service_close(f->s.svc);
+    f->s.svc = NULL;
 
     tl_run r;
-    assert_int_equal(tl_loyal(&r, NULL, "report", "liability", "--db", f->db, "--program", f->program, NULL), 0);
+    assert_int_equal(tl_loyal(&r, NULL, "report", "liability", "--db", f->s.db, "--program", f->s.program, NULL), 0);
     assert_non_null(strstr(r.out, "available"));
     assert_non_null(strstr(r.out, ": ok"));
     assert_null(strstr(r.out, "MISMATCH"));
     tl_run_free(&r);
-    assert_int_equal(tl_loyal(&r, NULL, "report", "liability", "--json", "--db", f->db, "--program", f->program, NULL), 0);
+    assert_int_equal(tl_loyal(&r, NULL, "report", "liability", "--json", "--db", f->s.db, "--program", f->s.program, NULL), 0);
     json_t *j = tl_json_parse(r.out);
     assert_int_equal(tl_json_int(j, "available.points"), l.acc_available);
     assert_int_equal(tl_json_int(j, "pending.points"), l.acc_pending);
     json_decref(j);
     tl_run_free(&r);
-    assert_int_equal(tl_loyal(&r, NULL, "check", "--db", f->db, NULL), 0);
+    assert_int_equal(tl_loyal(&r, NULL, "check", "--db", f->s.db, NULL), 0);
     tl_run_free(&r);
     assert_int_equal(tl_loyal(&r, NULL, "report", "partners", "--from", "2026-11-01", "--to", "2026-11-30", "--json",
-                              "--db", f->db, "--program", f->program, NULL), 0);
+                              "--db", f->s.db, "--program", f->s.program, NULL), 0);
     j = tl_json_parse(r.out);
     assert_string_equal(tl_json_str(j, "partners[0].partner"), "fuel");
     assert_int_equal(tl_json_int(j, "partners[0].points_redeemed"), 30);
@@ -828,23 +779,23 @@ static void the_liability_reconciles_with_the_ledger_and_the_reports_run(void **
     json_decref(j);
     tl_run_free(&r);
     assert_int_equal(tl_loyal(&r, NULL, "report", "partners", "--from", "2026-11-30", "--to", "2026-11-01",
-                              "--db", f->db, "--program", f->program, NULL), 2);
+                              "--db", f->s.db, "--program", f->s.program, NULL), 2);
     tl_run_free(&r);
 
     /* A balance that the ledger does not explain: both `check` and the report say so. */
     sqlite3 *raw;
-    assert_int_equal(sqlite3_open(f->db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_open(f->s.db, &raw), SQLITE_OK);
     assert_int_equal(sqlite3_exec(raw, "UPDATE customers SET available = available + 7 WHERE id = 1", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(raw);
-    assert_int_equal(tl_loyal(&r, NULL, "report", "liability", "--db", f->db, "--program", f->program, NULL), 1);
+    assert_int_equal(tl_loyal(&r, NULL, "report", "liability", "--db", f->s.db, "--program", f->s.program, NULL), 1);
     assert_non_null(strstr(r.out, "MISMATCH"));
     tl_run_free(&r);
-    assert_int_equal(tl_loyal(&r, NULL, "check", "--db", f->db, NULL), 1);
+    assert_int_equal(tl_loyal(&r, NULL, "check", "--db", f->s.db, NULL), 1);
     tl_run_free(&r);
-    assert_int_equal(sqlite3_open(f->db, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_open(f->s.db, &raw), SQLITE_OK);
     assert_int_equal(sqlite3_exec(raw, "UPDATE customers SET available = available - 7 WHERE id = 1", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(raw);
-    f->svc = openWith(f, programText);
+    tl_svc_reopen(&f->s, programText);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -916,21 +867,21 @@ int main(void)
 {
     tl_loyal_bin();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(a_rule_limited_per_customer_per_day_applies_at_most_that_often, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_campaign_budget_is_never_overspent_and_a_full_return_refills_it, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_coupon_is_checked_at_calculate_consumed_once_at_confirm_and_given_back_on_full_return, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(every_coupon_error_names_the_coupon_and_why, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(not_applicable_names_the_rule_that_did_not_hold, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(unique_codes_are_unguessable_stored_hashed_and_single_use, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(a_rule_limited_per_customer_per_day_applies_at_most_that_often, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_campaign_budget_is_never_overspent_and_a_full_return_refills_it, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_coupon_is_checked_at_calculate_consumed_once_at_confirm_and_given_back_on_full_return, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(every_coupon_error_names_the_coupon_and_why, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(not_applicable_names_the_rule_that_did_not_hold, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(unique_codes_are_unguessable_stored_hashed_and_single_use, setUp, tl_svc_teardown),
         cmocka_unit_test(the_referral_code_names_its_member_and_nothing_else),
-        cmocka_unit_test_setup_teardown(a_referral_pays_both_once_after_the_first_purchase_window, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(the_welcome_bonus_comes_once_with_the_first_marketing_consent, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_welcome_bonus_on_enrolment, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(birthdays_get_their_bonus_once_a_year_within_the_window, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(born_on_29_february_is_celebrated_on_the_28th_in_other_years, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(events_give_points_within_their_caps_and_once_per_event_id, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_partner_receipt_earns_the_partner_rate_and_is_recorded_against_it, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(the_liability_reconciles_with_the_ledger_and_the_reports_run, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(a_referral_pays_both_once_after_the_first_purchase_window, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(the_welcome_bonus_comes_once_with_the_first_marketing_consent, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_welcome_bonus_on_enrolment, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(birthdays_get_their_bonus_once_a_year_within_the_window, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(born_on_29_february_is_celebrated_on_the_28th_in_other_years, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(events_give_points_within_their_caps_and_once_per_event_id, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_partner_receipt_earns_the_partner_rate_and_is_recorded_against_it, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(the_liability_reconciles_with_the_ledger_and_the_reports_run, setUp, tl_svc_teardown),
         cmocka_unit_test(the_program_file_names_every_reward_setting_it_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -264,61 +264,23 @@ static void pricing_invariants_hold_for_random_programs_and_receipts(void **stat
  * ------------------------------------------------------------------------------------- */
 
 typedef struct world {
-    char dir[256], db[300], program[300];
-    ly_service *svc;
-    ly_arena arena;
+    tl_svc s; /* the service, its database and arena (testlib.h) */
     int64_t customer;
 } world;
 
-static ly_time at(const char *s)
-{
-    ly_time t;
-    assert_true(ly_time_parse(s, &t, NULL));
-    return t;
-}
-
 static void worldOpen(world *w, const char *program_text)
 {
-    memset(w, 0, sizeof *w);
-    snprintf(w->dir, sizeof w->dir, "/tmp/loyal-rules-XXXXXX");
-    assert_non_null(mkdtemp(w->dir));
-    snprintf(w->db, sizeof w->db, "%s/loyal.db", w->dir);
-    snprintf(w->program, sizeof w->program, "%s/program.json", w->dir);
-    FILE *f = fopen(w->program, "w");
-    assert_non_null(f);
-    fputs(program_text, f);
-    fclose(f);
-    ly_service_options so = {.db_path = w->db, .program_path = w->program, .sync = LY_SYNC_NORMAL};
-    ly_error err;
-    ly_error_clear(&err);
-    if (ly_service_open(&so, &w->svc, &err) != LY_OK)
-        fail_msg("open: %s %s\n%s", err.field, err.message, program_text);
-    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &w->arena, .now = at("2026-11-01T00:00:00Z")};
+    tl_svc_open(&w->s, "rules", program_text);
+    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &w->s.arena, .now = tl_at("2026-11-01T00:00:00Z")};
     op.in.create.ids[0] = (ly_identifier){LY_ID_CARD, "CARD-1"};
     op.in.create.n_ids = 1;
-    assert_int_equal(ly_service_run(w->svc, &op), LY_OK);
+    assert_int_equal(ly_service_run(w->s.svc, &op), LY_OK);
     w->customer = op.out.customer.id;
-    ly_op adj = {.kind = LY_OP_ADJUST, .arena = &w->arena, .now = at("2026-11-01T00:00:00Z")};
+    ly_op adj = {.kind = LY_OP_ADJUST, .arena = &w->s.arena, .now = tl_at("2026-11-01T00:00:00Z")};
     adj.in.adjust = (ly_adjust_request){.adjustment_id = "A-1", .customer_id = w->customer,
                                         .points = 5000000, .kind = LY_ENTRY_BONUS};
     ly_os_hash("A-1", 3, adj.request_hash);
-    assert_int_equal(ly_service_run(w->svc, &adj), LY_OK);
-}
-
-static void worldClose(world *w)
-{
-    ly_error err;
-    ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(w->svc), &err);
-    assert_non_null(db);
-    int64_t n = 0, bad = -1;
-    assert_int_equal(ly_db_check(db, NULL, NULL, &n, &bad, &err), LY_OK);
-    assert_int_equal(bad, 0);
-    ly_service_close(w->svc);
-    ly_arena_free(&w->arena);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(ly_service_run(w->s.svc, &adj), LY_OK);
 }
 
 static ly_account balanceNow(world *w, ly_time now)
@@ -326,7 +288,7 @@ static ly_account balanceNow(world *w, ly_time now)
     ly_balance b;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_balance(w->svc, w->customer, now, 30, &w->arena, &b, &err), LY_OK);
+    assert_int_equal(ly_service_balance(w->s.svc, w->customer, now, 30, &w->s.arena, &b, &err), LY_OK);
     return b.account;
 }
 
@@ -339,7 +301,7 @@ static void returns_of_rule_priced_receipts_restore_everything(void **state)
         char *src = randomProgram(prog % 2 ? 0 : 14);
         world w;
         worldOpen(&w, src);
-        ly_time now = at("2026-11-25T00:00:00Z");
+        ly_time now = tl_at("2026-11-25T00:00:00Z");
         for (int k = 0; k < 50; k++) {
             rcpt x;
             randomReceipt(&x, k, "2026-11-25");
@@ -349,16 +311,16 @@ static void returns_of_rule_priced_receipts_restore_everything(void **state)
             ly_checkout_result calc;
             ly_error err;
             ly_error_clear(&err);
-            assert_int_equal(ly_service_calculate(w.svc, &in, now, &w.arena, &calc, &err), LY_OK);
+            assert_int_equal(ly_service_calculate(w.s.svc, &in, now, &w.s.arena, &calc, &err), LY_OK);
             ly_points max = calc.pricing.max_redeem;
             in.redeem = max ? between(0, max) : 0;
-            const ly_program *p = ly_service_program(w.svc);
+            const ly_program *p = ly_service_program(w.s.svc);
             if (in.redeem > 0 && in.redeem < p->min_redeem) in.redeem = 0;
 
-            ly_op op = {.kind = LY_OP_CONFIRM, .arena = &w.arena, .now = now};
+            ly_op op = {.kind = LY_OP_CONFIRM, .arena = &w.s.arena, .now = now};
             op.in.confirm = in;
             ly_os_hash(x.id, strlen(x.id), op.request_hash);
-            if (ly_service_run(w.svc, &op) != LY_OK)
+            if (ly_service_run(w.s.svc, &op) != LY_OK)
                 fail_msg("confirm %s: %s %s\n%s", x.id, op.err.code, op.err.message, src);
             const ly_pricing *pr = &op.out.confirm.pricing;
             assert_true(pr->discount <= pr->total && pr->redeem <= max);
@@ -383,13 +345,13 @@ static void returns_of_rule_priced_receipts_restore_everything(void **state)
                     left[i] -= q;
                 }
                 if (!full && m == 0) continue;
-                ly_op ro = {.kind = LY_OP_RETURN, .arena = &w.arena, .now = now + 1 + j};
-                char *rid = ly_arena_printf(&w.arena, "%s-RET-%d", x.id, j);
+                ly_op ro = {.kind = LY_OP_RETURN, .arena = &w.s.arena, .now = now + 1 + j};
+                char *rid = ly_arena_printf(&w.s.arena, "%s-RET-%d", x.id, j);
                 ro.in.ret = (ly_return_request){.receipt_id = x.id, .return_id = rid,
                                                 .time = ro.now, .full = full,
                                                 .lines = full ? NULL : rl, .n_lines = full ? 0 : m};
                 ly_os_hash(rid, strlen(rid), ro.request_hash);
-                ly_err rc = ly_service_run(w.svc, &ro);
+                ly_err rc = ly_service_run(w.s.svc, &ro);
                 if (full && rc == LY_EUNPROCESSABLE && strcmp(ro.err.code, "nothing_to_return") == 0) break;
                 if (rc != LY_OK) fail_msg("return %s: %s %s", rid, ro.err.code, ro.err.message);
                 returns++;
@@ -410,7 +372,7 @@ static void returns_of_rule_priced_receipts_restore_everything(void **state)
                          (long long)after.available, (long long)after.pending);
             now += 10;
         }
-        worldClose(&w);
+        tl_svc_close(&w.s);
         free(src);
     }
     print_message("%ld receipts (%ld with rule discounts), %ld returns\n", receipts, discounted, returns);

@@ -33,70 +33,32 @@ static const char *programText =
     "]}";
 
 typedef struct fixture {
-    char dir[256], db[300], program[300];
-    ly_service *svc;
-    ly_arena arena;
+    tl_svc s; /* the service, its database and arena (testlib.h) */
     int64_t anna, boris;
     ly_line lines[2];
 } fixture;
 
-static ly_time at(const char *s)
-{
-    ly_time t;
-    assert_true(ly_time_parse(s, &t, NULL));
-    return t;
-}
-
 static int64_t enrol(fixture *f, const char *card, const char *attributes)
 {
-    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = at("2026-11-01T00:00:00Z")};
+    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->s.arena, .now = tl_at("2026-11-01T00:00:00Z")};
     op.in.create.ids[0] = (ly_identifier){LY_ID_CARD, card};
     op.in.create.n_ids = 1;
     if (attributes) {
         op.in.create.set_attributes = true;
         op.in.create.attributes = attributes;
     }
-    assert_int_equal(ly_service_run(f->svc, &op), LY_OK);
+    assert_int_equal(ly_service_run(f->s.svc, &op), LY_OK);
     return op.out.customer.id;
 }
 
 static int setUp(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/loyal-rsvc-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/loyal.db", f->dir);
-    snprintf(f->program, sizeof f->program, "%s/program.json", f->dir);
-    FILE *pf = fopen(f->program, "w");
-    assert_non_null(pf);
-    fputs(programText, pf);
-    fclose(pf);
-    ly_service_options so = {.db_path = f->db, .program_path = f->program, .sync = LY_SYNC_NORMAL};
-    ly_error err;
-    ly_error_clear(&err);
-    if (ly_service_open(&so, &f->svc, &err) != LY_OK) fail_msg("open: %s %s", err.field, err.message);
+    assert_non_null(f);
+    tl_svc_open(&f->s, "rsvc", programText);
     f->anna = enrol(f, "CARD-A", "{\"city\":\"Moscow\",\"kids\":{\"count\":2}}");
     f->boris = enrol(f, "CARD-B", "{\"city\":\"Tver\"}");
     *state = f;
-    return 0;
-}
-
-static int tearDown(void **state)
-{
-    fixture *f = *state;
-    ly_error err;
-    ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
-    assert_non_null(db);
-    int64_t n = 0, bad = -1;
-    assert_int_equal(ly_db_check(db, NULL, NULL, &n, &bad, &err), LY_OK);
-    assert_int_equal(bad, 0);
-    ly_service_close(f->svc);
-    ly_arena_free(&f->arena);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
     return 0;
 }
 
@@ -107,15 +69,15 @@ static ly_err buy(fixture *f, const char *id, const char *card, ly_op *op)
     f->lines[1] = (ly_line){.sku = "MILK", .category = "dairy", .qty = 1000, .price = 10000, .amount = 10000};
     memset(op, 0, sizeof *op);
     op->kind = LY_OP_CONFIRM;
-    op->arena = &f->arena;
-    op->now = at("2026-11-25T09:00:00Z");
+    op->arena = &f->s.arena;
+    op->now = tl_at("2026-11-25T09:00:00Z");
     ly_checkout *c = &op->in.confirm;
     c->receipt = (ly_receipt){.receipt_id = id, .store = "S1", .channel = LY_SALES_STORE,
                               .time = op->now, .utc_offset_min = 180, .total = 40000,
                               .lines = f->lines, .n_lines = 2};
     if (card) c->who = (ly_who){.kind = LY_ID_CARD, .value = card};
     ly_os_hash(id, strlen(id), op->request_hash);
-    return ly_service_run(f->svc, op);
+    return ly_service_run(f->s.svc, op);
 }
 
 static bool applied(const ly_pricing *p, const char *id)
@@ -173,19 +135,19 @@ static void a_return_of_a_discounted_line_refunds_what_was_paid_for_it(void **st
     assert_true(tea_points >= 24 + 12);
 
     ly_return_request_line rl = {.line = 0, .qty = 1000};
-    ly_op ro = {.kind = LY_OP_RETURN, .arena = &f->arena, .now = at("2026-11-26T09:00:00Z")};
+    ly_op ro = {.kind = LY_OP_RETURN, .arena = &f->s.arena, .now = tl_at("2026-11-26T09:00:00Z")};
     ro.in.ret = (ly_return_request){.receipt_id = "R-1", .return_id = "RET-1", .time = ro.now,
                                     .lines = &rl, .n_lines = 1};
     ly_os_hash("RET-1", 5, ro.request_hash);
-    assert_int_equal(ly_service_run(f->svc, &ro), LY_OK);
+    assert_int_equal(ly_service_run(f->s.svc, &ro), LY_OK);
     assert_int_equal(ro.out.ret.ret.amount, 8000); /* a third of the 240.00 paid */
     assert_int_equal(ro.out.ret.ret.points_taken, tea_points / 3);
 
-    ly_op full = {.kind = LY_OP_RETURN, .arena = &f->arena, .now = at("2026-11-26T10:00:00Z")};
+    ly_op full = {.kind = LY_OP_RETURN, .arena = &f->s.arena, .now = tl_at("2026-11-26T10:00:00Z")};
     full.in.ret = (ly_return_request){.receipt_id = "R-1", .return_id = "RET-2", .time = full.now,
                                       .full = true};
     ly_os_hash("RET-2", 5, full.request_hash);
-    assert_int_equal(ly_service_run(f->svc, &full), LY_OK);
+    assert_int_equal(ly_service_run(f->s.svc, &full), LY_OK);
     assert_int_equal(ro.out.ret.ret.amount + full.out.ret.ret.amount, 34000);
     assert_int_equal(full.out.ret.after.pending, 0);
     assert_int_equal(full.out.ret.after.available, 0);
@@ -194,9 +156,9 @@ static void a_return_of_a_discounted_line_refunds_what_was_paid_for_it(void **st
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(the_first_purchase_and_attributes_reach_the_rules, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(an_anonymous_receipt_gets_discounts_but_no_points, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(a_return_of_a_discounted_line_refunds_what_was_paid_for_it, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(the_first_purchase_and_attributes_reach_the_rules, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(an_anonymous_receipt_gets_discounts_but_no_points, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_return_of_a_discounted_line_refunds_what_was_paid_for_it, setUp, tl_svc_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

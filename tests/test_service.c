@@ -15,11 +15,7 @@
 #include <unistd.h>
 
 typedef struct fixture {
-    char dir[256];
-    char db[300];
-    char program[300];
-    ly_service *svc;
-    ly_arena arena;
+    tl_svc s; /* the service, its database and arena (testlib.h) */
     int64_t customer; /* a customer with card "CARD-1" */
 } fixture;
 
@@ -30,21 +26,14 @@ static const char *programTemplate =
     "\"points\":{\"value\":\"1.00\",\"max_share_percent\":\"50\",\"min_redeem\":1,"
     "\"hold_days\":%d,\"expiry_days\":%d,\"on_return_debt\":\"%s\"}}";
 
-static ly_time at(const char *s)
-{
-    ly_time t;
-    assert_true(ly_time_parse(s, &t, NULL));
-    return t;
-}
-
 static void hashOf(const char *s, uint8_t out[32]) { ly_os_hash(s, strlen(s), out); }
 
 static int64_t enrol(fixture *f, const char *card, ly_time now)
 {
-    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = now};
+    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->s.arena, .now = now};
     op.in.create.ids[0] = (ly_identifier){LY_ID_CARD, card};
     op.in.create.n_ids = 1;
-    assert_int_equal(ly_service_run(f->svc, &op), LY_OK);
+    assert_int_equal(ly_service_run(f->s.svc, &op), LY_OK);
     assert_int_equal(op.status, 201);
     return op.out.customer.id;
 }
@@ -52,41 +41,16 @@ static int64_t enrol(fixture *f, const char *card, ly_time now)
 static void setUp(fixture *f, int hold, int expiry, const char *debt)
 {
     memset(f, 0, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/loyal-svc-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/loyal.db", f->dir);
-    snprintf(f->program, sizeof f->program, "%s/program.json", f->dir);
-    FILE *pf = fopen(f->program, "w");
-    assert_non_null(pf);
-    fprintf(pf, programTemplate, hold, expiry, debt);
-    fclose(pf);
-    ly_service_options so = {.db_path = f->db, .program_path = f->program};
-    ly_error err;
-    ly_error_clear(&err);
-    if (ly_service_open(&so, &f->svc, &err) != LY_OK) fail_msg("open: %s %s", err.field, err.message);
-    f->customer = enrol(f, "CARD-1", at("2026-01-01T00:00:00Z"));
-}
-
-static void assertConsistent(fixture *f)
-{
-    ly_error err;
-    ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
-    assert_non_null(db);
-    int64_t n = 0, bad = -1;
-    assert_int_equal(ly_db_check(db, NULL, NULL, &n, &bad, &err), LY_OK);
-    assert_int_equal(bad, 0);
-    assert_true(n >= 1);
+    char *text = tl_strdupf(programTemplate, hold, expiry, debt);
+    tl_svc_open_sync(&f->s, "svc", text, LY_SYNC_FULL);
+    free(text);
+    f->customer = enrol(f, "CARD-1", tl_at("2026-01-01T00:00:00Z"));
 }
 
 static void tearDown(fixture *f)
 {
-    assertConsistent(f);
-    ly_service_close(f->svc);
-    ly_arena_free(&f->arena);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    assert_true(tl_svc_check(&f->s) >= 1); /* the ledger holds at least the fixture's customer */
+    tl_svc_close(&f->s);
 }
 
 /* Confirms a one-line receipt of `amount` minor units for the fixture's customer (or
@@ -94,13 +58,13 @@ static void tearDown(fixture *f)
 static ly_err buy(fixture *f, const char *receipt_id, const char *when, ly_money amount,
                   ly_qty qty, ly_points redeem, const char *card, ly_op *op)
 {
-    ly_line *line = ly_arena_alloc(&f->arena, sizeof *line);
+    ly_line *line = ly_arena_alloc(&f->s.arena, sizeof *line);
     *line = (ly_line){.sku = "SKU-1", .name = "Tea", .category = "tea", .qty = qty,
                       .price = (amount * 1000 + qty - 1) / qty, .amount = amount};
     memset(op, 0, sizeof *op);
     op->kind = LY_OP_CONFIRM;
-    op->arena = &f->arena;
-    ly_time t = at(when);
+    op->arena = &f->s.arena;
+    ly_time t = tl_at(when);
     op->now = t;
     ly_checkout *c = &op->in.confirm;
     c->receipt = (ly_receipt){.receipt_id = receipt_id, .store = "S1", .channel = LY_SALES_STORE,
@@ -111,22 +75,22 @@ static ly_err buy(fixture *f, const char *receipt_id, const char *when, ly_money
     char key[160];
     snprintf(key, sizeof key, "%s/%lld/%lld", receipt_id, (long long)amount, (long long)redeem);
     hashOf(key, op->request_hash);
-    return ly_service_run(f->svc, op);
+    return ly_service_run(f->s.svc, op);
 }
 
 static ly_err giveBack(fixture *f, const char *receipt_id, const char *return_id, const char *when,
                        ly_qty qty, ly_op *op)
 {
-    ly_return_request_line *rl = ly_arena_alloc(&f->arena, sizeof *rl);
+    ly_return_request_line *rl = ly_arena_alloc(&f->s.arena, sizeof *rl);
     *rl = (ly_return_request_line){.line = 0, .qty = qty};
     memset(op, 0, sizeof *op);
     op->kind = LY_OP_RETURN;
-    op->arena = &f->arena;
-    op->now = at(when);
+    op->arena = &f->s.arena;
+    op->now = tl_at(when);
     op->in.ret = (ly_return_request){.receipt_id = receipt_id, .return_id = return_id,
                                      .time = op->now, .lines = rl, .n_lines = 1};
     hashOf(return_id, op->request_hash);
-    return ly_service_run(f->svc, op);
+    return ly_service_run(f->s.svc, op);
 }
 
 static ly_balance balanceAt(fixture *f, const char *when)
@@ -134,7 +98,7 @@ static ly_balance balanceAt(fixture *f, const char *when)
     ly_balance b;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_balance(f->svc, f->customer, at(when), 30, &f->arena, &b, &err), LY_OK);
+    assert_int_equal(ly_service_balance(f->s.svc, f->customer, tl_at(when), 30, &f->s.arena, &b, &err), LY_OK);
     return b;
 }
 
@@ -143,7 +107,7 @@ static ly_maintain_result maintainAt(fixture *f, const char *when)
     ly_maintain_result r;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_maintain(f->svc, at(when), &r, &err), LY_OK);
+    assert_int_equal(ly_service_maintain(f->s.svc, tl_at(when), &r, &err), LY_OK);
     return r;
 }
 
@@ -153,7 +117,7 @@ static ly_account storedAccount(fixture *f)
     ly_who who = {.customer_id = f->customer};
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_customer_get(f->svc, &who, &f->arena, &c, &err), LY_OK);
+    assert_int_equal(ly_service_customer_get(f->s.svc, &who, &f->s.arena, &c, &err), LY_OK);
     return c.account;
 }
 
@@ -168,13 +132,13 @@ static void earned_points_are_pending_until_the_return_window_ends(void **state)
     /* 24 Nov, 10:00 in Moscow. 14 days of returns: available from 9 Dec, 00:00 Moscow. */
     assert_int_equal(buy(&f, "R1", "2026-11-24T10:00:00+03:00", 100000, 1000, 0, "CARD-1", &op), LY_OK);
     assert_int_equal(op.out.confirm.pricing.earn, 50);
-    assert_int_equal(op.out.confirm.points_active_at, at("2026-12-09T00:00:00+03:00"));
+    assert_int_equal(op.out.confirm.points_active_at, tl_at("2026-12-09T00:00:00+03:00"));
 
     ly_balance b = balanceAt(&f, "2026-11-24T11:00:00+03:00");
     assert_int_equal(b.account.available, 0);
     assert_int_equal(b.account.pending, 50);
     assert_int_equal(b.n_pending, 1);
-    assert_int_equal(b.pending[0].at, at("2026-12-08T21:00:00Z"));
+    assert_int_equal(b.pending[0].at, tl_at("2026-12-08T21:00:00Z"));
 
     ly_maintain_result r = maintainAt(&f, "2026-12-08T23:59:59+03:00");
     assert_int_equal(r.lots_activated, 0);
@@ -198,7 +162,7 @@ static void points_expire_at_the_end_of_the_local_day(void **state)
     /* 23:30 in Moscow is 20:30 UTC on the same date; one day of life ends at local midnight
      * after 25 Nov, which is 21:00 UTC on 25 Nov. */
     assert_int_equal(buy(&f, "R1", "2026-11-24T23:30:00+03:00", 100000, 1000, 0, "CARD-1", &op), LY_OK);
-    assert_int_equal(op.out.confirm.points_expire_at, at("2026-11-25T21:00:00Z"));
+    assert_int_equal(op.out.confirm.points_expire_at, tl_at("2026-11-25T21:00:00Z"));
     assert_int_equal(storedAccount(&f).available, 50);
 
     ly_balance b = balanceAt(&f, "2026-11-25T12:00:00Z");
@@ -375,7 +339,7 @@ static void anonymous_receipts_are_stored_without_points(void **state)
     ly_stored_receipt r;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_receipt_get(f.svc, "R1", &f.arena, &r, &err), LY_OK);
+    assert_int_equal(ly_service_receipt_get(f.s.svc, "R1", &f.s.arena, &r, &err), LY_OK);
     assert_int_equal(r.customer_id, 0);
     assert_int_equal(r.receipt.total, 100000);
     tearDown(&f);
@@ -387,16 +351,16 @@ static void merging_profiles_moves_identifiers_and_points(void **state)
     fixture f;
     setUp(&f, 0, 0, "negative");
     ly_op op;
-    int64_t other = enrol(&f, "CARD-2", at("2026-02-01T00:00:00Z"));
+    int64_t other = enrol(&f, "CARD-2", tl_at("2026-02-01T00:00:00Z"));
     assert_int_equal(buy(&f, "R1", "2026-11-24T10:00:00+03:00", 100000, 1000, 0, "CARD-1", &op), LY_OK);
     assert_int_equal(buy(&f, "R2", "2026-11-24T10:00:00+03:00", 40000, 1000, 0, "CARD-2", &op), LY_OK);
     memset(&op, 0, sizeof op);
     op.kind = LY_OP_MERGE;
-    op.arena = &f.arena;
-    op.now = at("2026-11-25T10:00:00+03:00");
+    op.arena = &f.s.arena;
+    op.now = tl_at("2026-11-25T10:00:00+03:00");
     op.in.merge.from = other;
     op.in.merge.into = f.customer;
-    assert_int_equal(ly_service_run(f.svc, &op), LY_OK);
+    assert_int_equal(ly_service_run(f.s.svc, &op), LY_OK);
     assert_int_equal(op.out.customer.id, f.customer);
     assert_int_equal(op.out.customer.account.available, 70);
     /* The old card now finds the survivor. */
@@ -404,7 +368,7 @@ static void merging_profiles_moves_identifiers_and_points(void **state)
     ly_who who = {.kind = LY_ID_CARD, .value = "CARD-2"};
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_customer_get(f.svc, &who, &f.arena, &c, &err), LY_OK);
+    assert_int_equal(ly_service_customer_get(f.s.svc, &who, &f.s.arena, &c, &err), LY_OK);
     assert_int_equal(c.id, f.customer);
     /* Returning the merged profile's receipt takes the points from the survivor. */
     assert_int_equal(giveBack(&f, "R2", "RET-1", "2026-11-25T11:00:00+03:00", 1000, &op), LY_OK);
@@ -417,25 +381,25 @@ static void phone_numbers_find_the_customer_however_they_are_typed(void **state)
     (void)state;
     fixture f;
     setUp(&f, 0, 0, "negative");
-    ly_op op = {.kind = LY_OP_CUSTOMER_PATCH, .arena = &f.arena, .now = at("2026-11-24T10:00:00Z")};
+    ly_op op = {.kind = LY_OP_CUSTOMER_PATCH, .arena = &f.s.arena, .now = tl_at("2026-11-24T10:00:00Z")};
     op.in.patch.customer_id = f.customer;
     op.in.patch.profile.ids[0] = (ly_identifier){LY_ID_PHONE, "8 (916) 123-45-67"};
     op.in.patch.profile.n_ids = 1;
     op.in.patch.profile.set_consent[LY_CH_SMS] = true;
     op.in.patch.profile.consent[LY_CH_SMS] = true;
-    assert_int_equal(ly_service_run(f.svc, &op), LY_OK);
+    assert_int_equal(ly_service_run(f.s.svc, &op), LY_OK);
     assert_int_equal(op.out.customer.consent[LY_CH_SMS].state, 1);
-    assert_int_equal(op.out.customer.consent[LY_CH_SMS].at, at("2026-11-24T10:00:00Z"));
+    assert_int_equal(op.out.customer.consent[LY_CH_SMS].at, tl_at("2026-11-24T10:00:00Z"));
     ly_customer c;
     ly_who who = {.kind = LY_ID_PHONE, .value = "+7 916 123 45 67"};
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_customer_get(f.svc, &who, &f.arena, &c, &err), LY_OK);
+    assert_int_equal(ly_service_customer_get(f.s.svc, &who, &f.s.arena, &c, &err), LY_OK);
     assert_int_equal(c.id, f.customer);
     /* A second customer cannot take the same phone. */
-    int64_t other = enrol(&f, "CARD-2", at("2026-11-24T10:00:00Z"));
+    int64_t other = enrol(&f, "CARD-2", tl_at("2026-11-24T10:00:00Z"));
     op.in.patch.customer_id = other;
-    assert_int_equal(ly_service_run(f.svc, &op), LY_ECONFLICT);
+    assert_int_equal(ly_service_run(f.s.svc, &op), LY_ECONFLICT);
     assert_string_equal(op.err.code, "identifier_taken");
     tearDown(&f);
 }

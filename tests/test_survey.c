@@ -39,57 +39,23 @@ static const char *programText =
     "}";
 
 typedef struct fixture {
-    char dir[256], db[300], program[300];
-    ly_service *svc;
-    ly_arena arena;
+    tl_svc s; /* the service, its database and arena (testlib.h) */
     int64_t cust, other;
 } fixture;
 
-static ly_time at(const char *s)
-{
-    ly_time t;
-    assert_true(ly_time_parse(s, &t, NULL));
-    return t;
-}
-
 static int64_t enrol(fixture *f, const char *card)
 {
-    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = at("2026-11-01T09:00:00Z")};
-    op.in.create.ids[op.in.create.n_ids++] = (ly_identifier){LY_ID_CARD, card};
-    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("enrol: %s", op.err.message);
-    return op.out.customer.id;
+    return tl_svc_enrol(&f->s, card, "2026-11-01T09:00:00Z");
 }
 
 static int setUp(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/loyal-survey-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/loyal.db", f->dir);
-    snprintf(f->program, sizeof f->program, "%s/program.json", f->dir);
-    FILE *pf = fopen(f->program, "w");
-    assert_non_null(pf);
-    fputs(programText, pf);
-    fclose(pf);
-    ly_service_options so = {.db_path = f->db, .program_path = f->program, .sync = LY_SYNC_NORMAL};
-    ly_error err;
-    ly_error_clear(&err);
-    if (ly_service_open(&so, &f->svc, &err) != LY_OK) fail_msg("open: %s %s", err.field, err.message);
+    assert_non_null(f);
+    tl_svc_open(&f->s, "survey", programText);
     f->cust = enrol(f, "1001");
     f->other = enrol(f, "1002");
     *state = f;
-    return 0;
-}
-
-static int tearDown(void **state)
-{
-    fixture *f = *state;
-    ly_service_close(f->svc);
-    ly_arena_free(&f->arena);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
     return 0;
 }
 
@@ -99,7 +65,7 @@ static ly_err answer(fixture *f, const char *id, int64_t cust, const char *q, co
     ly_answer_request in = {.answer_id = id, .customer_id = cust, .questionnaire = q,
                             .touchpoint = tp, .receipt_id = receipt, .answers = answers};
     ly_error_clear(err);
-    return ly_service_answers_submit(f->svc, &in, at("2026-11-24T09:00:00Z"), &f->arena, res, err);
+    return ly_service_answers_submit(f->s.svc, &in, tl_at("2026-11-24T09:00:00Z"), &f->s.arena, res, err);
 }
 
 static void expectError(fixture *f, const char *answers, ly_err kind, const char *code,
@@ -116,7 +82,7 @@ static void expectError(fixture *f, const char *answers, ly_err kind, const char
 static void test_program_sections(void **state)
 {
     fixture *f = *state;
-    const ly_program *p = ly_service_program(f->svc);
+    const ly_program *p = ly_service_program(f->s.svc);
     assert_non_null(p->survey);
     assert_int_equal(p->survey->n_touchpoints, 2);
     assert_int_equal(p->survey->touchpoints[1].stage, LY_TP_EXPERIENCE);
@@ -185,15 +151,15 @@ static void test_validation(void **state)
 static ly_points confirmAt(fixture *f, const char *id, const char *card, const char *tp, ly_err want,
                            const char *code)
 {
-    ly_line *l = ly_arena_alloc(&f->arena, sizeof *l);
+    ly_line *l = ly_arena_alloc(&f->s.arena, sizeof *l);
     *l = (ly_line){.sku = "SKU", .category = "shoes", .qty = 1000, .price = 10000, .amount = 10000};
-    ly_op op = {.kind = LY_OP_CONFIRM, .arena = &f->arena, .now = at("2026-11-24T10:00:00Z")};
+    ly_op op = {.kind = LY_OP_CONFIRM, .arena = &f->s.arena, .now = tl_at("2026-11-24T10:00:00Z")};
     op.in.confirm.receipt = (ly_receipt){.receipt_id = id, .store = "S1", .time = op.now,
                                          .total = 10000, .lines = l, .n_lines = 1};
     op.in.confirm.who = (ly_who){.kind = LY_ID_CARD, .value = card};
     op.in.confirm.touchpoint = tp;
     ly_os_hash(id, strlen(id), op.request_hash);
-    ly_err rc = ly_service_run(f->svc, &op);
+    ly_err rc = ly_service_run(f->s.svc, &op);
     if (rc != want) fail_msg("confirm %s: %d %s %s", id, rc, op.err.code, op.err.message);
     if (code) assert_string_equal(op.err.code, code);
     return rc == LY_OK ? op.out.confirm.pricing.bonus : -1;
@@ -217,12 +183,12 @@ static void test_attributes_reward_idempotency(void **state)
     assert_string_equal(tl_json_str(r, "touchpoint"), "till"); /* the questionnaire's own */
     assert_string_equal(tl_json_str(r, "attributes.style"), "sport");
     json_decref(r);
-    const char *first = ly_arena_strdup(&f->arena, res.response);
+    const char *first = ly_arena_strdup(&f->s.arena, res.response);
 
     /* The profile has the attributes; multiple choice as {"option": true}. */
     ly_customer c;
     ly_who who = {.customer_id = f->cust};
-    assert_int_equal(ly_service_customer_get(f->svc, &who, &f->arena, &c, &err), LY_OK);
+    assert_int_equal(ly_service_customer_get(f->s.svc, &who, &f->s.arena, &c, &err), LY_OK);
     json_t *attrs = json_loads(c.attributes, 0, NULL);
     assert_string_equal(tl_json_str(attrs, "style"), "sport");
     assert_true(json_is_true(json_object_get(json_object_get(attrs, "material"), "silk")));
@@ -252,7 +218,7 @@ static void test_attributes_reward_idempotency(void **state)
     /* The ledger holds exactly one questionnaire bonus for the customer. */
     ly_entry *e;
     size_t n;
-    assert_int_equal(ly_service_ledger(f->svc, f->cust, 0, 100, &f->arena, &e, &n, &err), LY_OK);
+    assert_int_equal(ly_service_ledger(f->s.svc, f->cust, 0, 100, &f->s.arena, &e, &n, &err), LY_OK);
     int bonuses = 0;
     for (size_t i = 0; i < n; i++)
         if (e[i].kind == LY_ENTRY_BONUS && e[i].ref && strncmp(e[i].ref, "questionnaire:visit:", 20) == 0)
@@ -270,7 +236,7 @@ static void test_receipt_touchpoint(void **state)
     confirmAt(f, "T1", "1001", "web", LY_EUNPROCESSABLE, "touchpoint_unknown");
     confirmAt(f, "T1", "1001", "app", LY_OK, NULL);
     sqlite3 *db;
-    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_open(f->s.db, &db), SQLITE_OK);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(db, "SELECT touchpoint FROM receipt_touchpoints WHERE receipt_id='T1'",
                                         -1, &st, NULL), SQLITE_OK);
@@ -283,10 +249,10 @@ static void test_receipt_touchpoint(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_program_sections, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(test_validation, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(test_attributes_reward_idempotency, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(test_receipt_touchpoint, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(test_program_sections, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(test_validation, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(test_attributes_reward_idempotency, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(test_receipt_touchpoint, setUp, tl_svc_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

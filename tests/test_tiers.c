@@ -42,43 +42,22 @@ static const char *programTemplate =
     "  {\"id\":\"ten\",\"name\":\"10%% off\",\"rule\":\"club-10\"}]}}";
 
 typedef struct fixture {
-    char dir[256], db[300], program[300];
-    ly_service *svc;
-    ly_arena arena;
+    tl_svc s; /* the service, its database and arena (testlib.h) */
     int64_t anna, boris, clara;
 } fixture;
 
-static ly_time at(const char *s)
-{
-    ly_time t;
-    if (!ly_time_parse(s, &t, NULL)) fail_msg("bad time %s", s);
-    return t;
-}
-
 static int64_t enrol(fixture *f, const char *card)
 {
-    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = at("2026-12-01T00:00:00Z")};
-    op.in.create.ids[0] = (ly_identifier){LY_ID_CARD, card};
-    op.in.create.n_ids = 1;
-    assert_int_equal(ly_service_run(f->svc, &op), LY_OK);
-    return op.out.customer.id;
+    return tl_svc_enrol(&f->s, card, "2026-12-01T00:00:00Z");
 }
 
 static fixture *open_(const char *period)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/loyal-tiers-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/loyal.db", f->dir);
-    snprintf(f->program, sizeof f->program, "%s/program.json", f->dir);
-    FILE *pf = fopen(f->program, "w");
-    assert_non_null(pf);
-    fprintf(pf, programTemplate, period, strcmp(period, "rolling") == 0 ? "\"window_days\":30," : "");
-    fclose(pf);
-    ly_service_options so = {.db_path = f->db, .program_path = f->program, .sync = LY_SYNC_NORMAL};
-    ly_error err;
-    ly_error_clear(&err);
-    if (ly_service_open(&so, &f->svc, &err) != LY_OK) fail_msg("open: %s %s", err.field, err.message);
+    assert_non_null(f);
+    char *text = tl_strdupf(programTemplate, period, strcmp(period, "rolling") == 0 ? "\"window_days\":30," : "");
+    tl_svc_open(&f->s, "tiers", text);
+    free(text);
     f->anna = enrol(f, "CARD-A");
     f->boris = enrol(f, "CARD-B");
     f->clara = enrol(f, "CARD-C");
@@ -97,25 +76,6 @@ static int setUpMonth(void **state)
     return 0;
 }
 
-static int tearDown(void **state)
-{
-    fixture *f = *state;
-    ly_error err;
-    ly_error_clear(&err);
-    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
-    assert_non_null(db);
-    int64_t n = 0, bad = -1;
-    assert_int_equal(ly_db_check(db, NULL, NULL, &n, &bad, &err), LY_OK);
-    assert_int_equal(bad, 0);
-    ly_service_close(f->svc);
-    ly_arena_free(&f->arena);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
-    return 0;
-}
-
 /* Confirms a one-line receipt of amount (minor units) for card at when (UTC, Z). */
 static ly_err buyIn(ly_service *svc, ly_arena *a, const char *id, const char *card,
                     const char *when, ly_money amount, ly_op *op)
@@ -125,7 +85,7 @@ static ly_err buyIn(ly_service *svc, ly_arena *a, const char *id, const char *ca
     memset(op, 0, sizeof *op);
     op->kind = LY_OP_CONFIRM;
     op->arena = a;
-    op->now = at(when);
+    op->now = tl_at(when);
     ly_checkout *c = &op->in.confirm;
     c->receipt = (ly_receipt){.receipt_id = ly_arena_strdup(a, id), .store = "S1",
                               .channel = LY_SALES_STORE, .time = op->now, .utc_offset_min = 180,
@@ -137,21 +97,21 @@ static ly_err buyIn(ly_service *svc, ly_arena *a, const char *id, const char *ca
 
 static ly_op *buy(fixture *f, const char *id, const char *card, const char *when, ly_money amount)
 {
-    ly_op *op = ly_arena_alloc(&f->arena, sizeof *op);
-    ly_err rc = buyIn(f->svc, &f->arena, id, card, when, amount, op);
+    ly_op *op = ly_arena_alloc(&f->s.arena, sizeof *op);
+    ly_err rc = buyIn(f->s.svc, &f->s.arena, id, card, when, amount, op);
     if (rc != LY_OK) fail_msg("confirm %s: %s %s", id, op->err.code, op->err.message);
     return op;
 }
 
 static void giveBack(fixture *f, const char *receipt, const char *ret, const char *when, ly_qty qty)
 {
-    ly_return_request_line *rl = ly_arena_alloc(&f->arena, sizeof *rl);
+    ly_return_request_line *rl = ly_arena_alloc(&f->s.arena, sizeof *rl);
     *rl = (ly_return_request_line){.line = 0, .qty = qty};
-    ly_op op = {.kind = LY_OP_RETURN, .arena = &f->arena, .now = at(when)};
+    ly_op op = {.kind = LY_OP_RETURN, .arena = &f->s.arena, .now = tl_at(when)};
     op.in.ret = (ly_return_request){.receipt_id = receipt, .return_id = ret, .time = op.now,
                                     .lines = rl, .n_lines = 1};
     ly_os_hash(ret, strlen(ret), op.request_hash);
-    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("return %s: %s", ret, op.err.message);
+    if (ly_service_run(f->s.svc, &op) != LY_OK) fail_msg("return %s: %s", ret, op.err.message);
 }
 
 static ly_tier_view view(fixture *f, int64_t id, const char *when, ly_club_view *club)
@@ -160,7 +120,7 @@ static ly_tier_view view(fixture *f, int64_t id, const char *when, ly_club_view 
     ly_club_view c;
     ly_error err;
     ly_error_clear(&err);
-    if (ly_service_tier_view(f->svc, id, at(when), &f->arena, &t, &c, &err) != LY_OK)
+    if (ly_service_tier_view(f->s.svc, id, tl_at(when), &f->s.arena, &t, &c, &err) != LY_OK)
         fail_msg("tier view: %s", err.message);
     if (club) *club = c;
     return t;
@@ -171,7 +131,7 @@ static ly_maintain_result maintain(fixture *f, const char *when)
     ly_maintain_result r;
     ly_error err;
     ly_error_clear(&err);
-    if (ly_service_maintain(f->svc, at(when), &r, &err) != LY_OK) fail_msg("maintain: %s", err.message);
+    if (ly_service_maintain(f->s.svc, tl_at(when), &r, &err) != LY_OK) fail_msg("maintain: %s", err.message);
     return r;
 }
 
@@ -182,10 +142,10 @@ static char *history(fixture *f, int64_t id)
     size_t n;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_tier_history(f->svc, id, 100, &f->arena, &h, &n, &err), LY_OK);
-    char *out = ly_arena_strdup(&f->arena, "");
+    assert_int_equal(ly_service_tier_history(f->s.svc, id, 100, &f->s.arena, &h, &n, &err), LY_OK);
+    char *out = ly_arena_strdup(&f->s.arena, "");
     for (size_t i = 0; i < n; i++)
-        out = ly_arena_printf(&f->arena, "%s%s%s>%s %s", out, i ? "; " : "", h[i].from_tier,
+        out = ly_arena_printf(&f->s.arena, "%s%s%s>%s %s", out, i ? "; " : "", h[i].from_tier,
                               h[i].to_tier, h[i].change);
     return out;
 }
@@ -225,7 +185,7 @@ static void an_upgrade_happens_at_the_confirm_that_qualifies(void **state)
     assert_string_equal(history(f, f->anna), "basic>silver upgrade");
     t = view(f, f->anna, "2027-01-05T10:00:00Z", NULL);
     assert_string_equal(t.id, "silver");
-    assert_int_equal(t.since, at("2027-01-05T09:00:00Z"));
+    assert_int_equal(t.since, tl_at("2027-01-05T09:00:00Z"));
     assert_int_equal(t.earn_rate_bp, 600);
     assert_int_equal(t.n_benefits, 1);
     assert_string_equal(t.benefits[0].name, "Priority till");
@@ -344,14 +304,14 @@ static void a_return_lowers_the_spend_but_downgrades_only_at_the_evaluation(void
 {
     fixture *f = *state;
     /* One line of 2 units for 120.00: Silver. */
-    ly_line *l = ly_arena_alloc(&f->arena, sizeof *l);
+    ly_line *l = ly_arena_alloc(&f->s.arena, sizeof *l);
     *l = (ly_line){.sku = "SKU", .qty = 2000, .price = 6000, .amount = 12000};
-    ly_op op = {.kind = LY_OP_CONFIRM, .arena = &f->arena, .now = at("2027-01-01T09:00:00Z")};
+    ly_op op = {.kind = LY_OP_CONFIRM, .arena = &f->s.arena, .now = tl_at("2027-01-01T09:00:00Z")};
     op.in.confirm.receipt = (ly_receipt){.receipt_id = "R-1", .store = "S1", .time = op.now,
                                          .utc_offset_min = 180, .total = 12000, .lines = l, .n_lines = 1};
     op.in.confirm.who = (ly_who){.kind = LY_ID_CARD, .value = "CARD-A"};
     ly_os_hash("R-1", 3, op.request_hash);
-    assert_int_equal(ly_service_run(f->svc, &op), LY_OK);
+    assert_int_equal(ly_service_run(f->s.svc, &op), LY_OK);
     assert_string_equal(view(f, f->anna, "2027-01-01T10:00:00Z", NULL).id, "silver");
     giveBack(f, "R-1", "RET-1", "2027-01-02T09:00:00Z", 1000);
     ly_tier_view t = view(f, f->anna, "2027-01-02T10:00:00Z", NULL);
@@ -405,7 +365,7 @@ static void many_confirms_crossing_a_threshold_upgrade_once(void **state)
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, N);
     for (int i = 0; i < N; i++) {
-        rs[i] = (racer){.svc = f->svc, .start = &start, .i = i};
+        rs[i] = (racer){.svc = f->s.svc, .start = &start, .i = i};
         assert_int_equal(pthread_create(&th[i], NULL, race, &rs[i]), 0);
     }
     for (int i = 0; i < N; i++) {
@@ -427,13 +387,13 @@ static void many_confirms_crossing_a_threshold_upgrade_once(void **state)
 static ly_money clubDiscount(fixture *f, const char *card, const char *when)
 {
     ly_line l = {.sku = "SKU", .qty = 1000, .price = 10000, .amount = 10000};
-    ly_checkout in = {.receipt = {.receipt_id = "CALC", .store = "S1", .time = at(when),
+    ly_checkout in = {.receipt = {.receipt_id = "CALC", .store = "S1", .time = tl_at(when),
                                   .utc_offset_min = 180, .total = 10000, .lines = &l, .n_lines = 1},
                       .who = {.kind = LY_ID_CARD, .value = card}};
     ly_checkout_result res;
     ly_error err;
     ly_error_clear(&err);
-    if (ly_service_calculate(f->svc, &in, at(when), &f->arena, &res, &err) != LY_OK)
+    if (ly_service_calculate(f->s.svc, &in, tl_at(when), &f->s.arena, &res, &err) != LY_OK)
         fail_msg("calculate: %s", err.message);
     return res.pricing.rule_discount;
 }
@@ -460,21 +420,21 @@ static void the_club_by_rule_and_by_invitation(void **state)
     ly_club_member m;
     ly_error err;
     ly_error_clear(&err);
-    assert_int_equal(ly_service_club_invite(f->svc, f->boris, "store manager", at("2027-01-10T12:00:00Z"),
-                                            &f->arena, &m, &err), LY_OK);
+    assert_int_equal(ly_service_club_invite(f->s.svc, f->boris, "store manager", tl_at("2027-01-10T12:00:00Z"),
+                                            &f->s.arena, &m, &err), LY_OK);
     assert_string_equal(m.via, "invitation");
-    assert_int_equal(ly_service_club_invite(f->svc, f->boris, NULL, at("2027-01-10T12:00:00Z"),
-                                            &f->arena, &m, &err), LY_ECONFLICT);
+    assert_int_equal(ly_service_club_invite(f->s.svc, f->boris, NULL, tl_at("2027-01-10T12:00:00Z"),
+                                            &f->s.arena, &m, &err), LY_ECONFLICT);
     assert_string_equal(err.code, "already_member");
-    assert_int_equal(ly_service_club_invite(f->svc, 999, NULL, at("2027-01-10T12:00:00Z"),
-                                            &f->arena, &m, &err), LY_ENOTFOUND);
+    assert_int_equal(ly_service_club_invite(f->s.svc, 999, NULL, tl_at("2027-01-10T12:00:00Z"),
+                                            &f->s.arena, &m, &err), LY_ENOTFOUND);
     /* The club-only rule: 10% for members only. */
     assert_int_equal(clubDiscount(f, "CARD-A", "2027-01-11T09:00:00Z"), 1000);
     assert_int_equal(clubDiscount(f, "CARD-B", "2027-01-11T09:00:00Z"), 1000);
     assert_int_equal(clubDiscount(f, "CARD-C", "2027-01-11T09:00:00Z"), 0);
     ly_club_member *list;
     size_t n;
-    assert_int_equal(ly_service_club_members(f->svc, 0, 10, &f->arena, &list, &n, &err), LY_OK);
+    assert_int_equal(ly_service_club_members(f->s.svc, 0, 10, &f->s.arena, &list, &n, &err), LY_OK);
     assert_int_equal(n, 2);
     assert_int_equal(list[0].customer_id, f->anna);
     assert_int_equal(list[1].customer_id, f->boris);
@@ -490,12 +450,12 @@ static void the_club_by_rule_and_by_invitation(void **state)
     assert_int_equal(club.n_benefits, 0);
     assert_int_equal(clubDiscount(f, "CARD-A", "2027-05-20T09:00:00Z"), 0);
     assert_int_equal(clubDiscount(f, "CARD-B", "2027-05-20T09:00:00Z"), 1000);
-    assert_int_equal(ly_service_club_members(f->svc, 0, 10, &f->arena, &list, &n, &err), LY_OK);
+    assert_int_equal(ly_service_club_members(f->s.svc, 0, 10, &f->s.arena, &list, &n, &err), LY_OK);
     assert_int_equal(n, 1);
     assert_int_equal(list[0].customer_id, f->boris);
     /* An admin removes Boris; removing again is not_a_member. */
-    assert_int_equal(ly_service_club_remove(f->svc, f->boris, at("2027-05-21T00:00:00Z"), &err), LY_OK);
-    assert_int_equal(ly_service_club_remove(f->svc, f->boris, at("2027-05-21T00:00:00Z"), &err), LY_ENOTFOUND);
+    assert_int_equal(ly_service_club_remove(f->s.svc, f->boris, tl_at("2027-05-21T00:00:00Z"), &err), LY_OK);
+    assert_int_equal(ly_service_club_remove(f->s.svc, f->boris, tl_at("2027-05-21T00:00:00Z"), &err), LY_ENOTFOUND);
     assert_string_equal(err.code, "not_a_member");
     assert_int_equal(clubDiscount(f, "CARD-B", "2027-05-21T09:00:00Z"), 0);
 }
@@ -564,14 +524,14 @@ static void money_text_separates_thousands(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(an_upgrade_happens_at_the_confirm_that_qualifies, setUpRolling, tearDown),
-        cmocka_unit_test_setup_teardown(an_upgrade_by_number_of_receipts_reaches_the_rules, setUpRolling, tearDown),
-        cmocka_unit_test_setup_teardown(a_rolling_tier_falls_only_after_its_window_and_grace, setUpRolling, tearDown),
-        cmocka_unit_test_setup_teardown(a_purchase_in_grace_keeps_the_tier, setUpRolling, tearDown),
-        cmocka_unit_test_setup_teardown(a_calendar_tier_is_held_through_the_next_month, setUpMonth, tearDown),
-        cmocka_unit_test_setup_teardown(a_return_lowers_the_spend_but_downgrades_only_at_the_evaluation, setUpRolling, tearDown),
-        cmocka_unit_test_setup_teardown(many_confirms_crossing_a_threshold_upgrade_once, setUpRolling, tearDown),
-        cmocka_unit_test_setup_teardown(the_club_by_rule_and_by_invitation, setUpRolling, tearDown),
+        cmocka_unit_test_setup_teardown(an_upgrade_happens_at_the_confirm_that_qualifies, setUpRolling, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(an_upgrade_by_number_of_receipts_reaches_the_rules, setUpRolling, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_rolling_tier_falls_only_after_its_window_and_grace, setUpRolling, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_purchase_in_grace_keeps_the_tier, setUpRolling, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_calendar_tier_is_held_through_the_next_month, setUpMonth, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(a_return_lowers_the_spend_but_downgrades_only_at_the_evaluation, setUpRolling, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(many_confirms_crossing_a_threshold_upgrade_once, setUpRolling, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(the_club_by_rule_and_by_invitation, setUpRolling, tl_svc_teardown),
         cmocka_unit_test(tier_and_club_errors_name_their_path),
         cmocka_unit_test(money_text_separates_thousands),
     };

@@ -30,11 +30,8 @@ static const char *programText =
 
 #define N_CUST 160 /* 80 per touchpoint: 40 detractors, 40 promoters */
 
-typedef struct fixture {
-    char dir[256], db[300], program[300];
-    ly_service *svc;
-    ly_arena arena;
-} fixture;
+/* The shared service fixture (testlib.h) is all this test needs. */
+typedef tl_svc fixture;
 
 static ly_time day(int d)
 {
@@ -58,19 +55,9 @@ static void buy(fixture *f, const char *id, const char *card, const char *tp, in
 
 static int setUp(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/loyal-tp-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->db, sizeof f->db, "%s/loyal.db", f->dir);
-    snprintf(f->program, sizeof f->program, "%s/program.json", f->dir);
-    FILE *pf = fopen(f->program, "w");
-    assert_non_null(pf);
-    fputs(programText, pf);
-    fclose(pf);
-    ly_service_options so = {.db_path = f->db, .program_path = f->program, .sync = LY_SYNC_NORMAL};
+    fixture *f = tl_svc_new("tp", programText);
     ly_error err;
     ly_error_clear(&err);
-    if (ly_service_open(&so, &f->svc, &err) != LY_OK) fail_msg("open: %s", err.message);
 
     /* Customer i answers at "till" (even i) or "app" (odd i) the day after a first purchase
      * there; i/2 % 2 == 0 makes a detractor (NPS 3, CSI 2), otherwise a promoter (NPS 10,
@@ -106,18 +93,6 @@ static int setUp(void **state)
     buy(f, "anon-2", NULL, "site", 3);
     buy(f, "anon-late", NULL, NULL, 100);
     *state = f;
-    return 0;
-}
-
-static int tearDown(void **state)
-{
-    fixture *f = *state;
-    ly_service_close(f->svc);
-    ly_arena_free(&f->arena);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
     return 0;
 }
 
@@ -216,8 +191,8 @@ static void test_cli_report(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_report_flags_planted_touchpoint, setUp, tearDown),
-        cmocka_unit_test_setup_teardown(test_cli_report, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(test_report_flags_planted_touchpoint, setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(test_cli_report, setUp, tl_svc_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

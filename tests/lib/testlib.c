@@ -3,6 +3,9 @@
  */
 #include "testlib.h"
 
+#include "os/os.h"
+#include "store/store.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1026,4 +1029,143 @@ void tl_assert_error(const char *what, const tl_response *r, long status, const 
         free(problem);
         fail();
     }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * An in-process service on a fresh database
+ * ------------------------------------------------------------------------------------- */
+
+ly_time tl_at(const char *s)
+{
+    ly_time t;
+    if (!ly_time_parse(s, &t, NULL)) fail_msg("not an RFC 3339 time: %s", s);
+    return t;
+}
+
+static void svcStart(tl_svc *f, const char *program_text)
+{
+    if (program_text && tl_write_file(f->program, program_text, (size_t)-1) != 0)
+        fail_msg("cannot write %s: %s", f->program, strerror(errno));
+    ly_service_options so = {.db_path = f->db, .program_path = f->program, .sync = f->sync};
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_open(&so, &f->svc, &err) != LY_OK) {
+        f->svc = NULL;
+        fail_msg("open: %s %s\n%s", err.field, err.message, program_text ? program_text : "");
+    }
+}
+
+void tl_svc_open_sync(tl_svc *f, const char *prefix, const char *program_text, ly_sync_mode sync)
+{
+    memset(f, 0, sizeof *f);
+    f->sync = sync;
+    f->dir = tl_tempdir(prefix);
+    f->db = tl_join(f->dir, "loyal.db");
+    f->program = tl_join(f->dir, "program.json");
+    svcStart(f, program_text);
+}
+
+void tl_svc_open(tl_svc *f, const char *prefix, const char *program_text)
+{
+    tl_svc_open_sync(f, prefix, program_text, LY_SYNC_NORMAL);
+}
+
+tl_svc *tl_svc_new(const char *prefix, const char *program_text)
+{
+    tl_svc *f = xmalloc(sizeof *f);
+    tl_svc_open(f, prefix, program_text);
+    return f;
+}
+
+int tl_svc_teardown(void **state)
+{
+    tl_svc *f = *state;
+    tl_svc_close(f);
+    free(f);
+    *state = NULL;
+    return 0;
+}
+
+void tl_svc_reopen(tl_svc *f, const char *program_text)
+{
+    ly_service_close(f->svc);
+    f->svc = NULL;
+    svcStart(f, program_text);
+}
+
+int64_t tl_svc_check(tl_svc *f)
+{
+    ly_error err;
+    ly_error_clear(&err);
+    ly_db *db = ly_store_reader(ly_service_store(f->svc), &err);
+    if (!db) fail_msg("store reader: %s", err.message);
+    int64_t n = 0, bad = -1;
+    if (ly_db_check(db, NULL, NULL, &n, &bad, &err) != LY_OK) fail_msg("ledger check: %s", err.message);
+    if (bad != 0)
+        fail_msg("ledger check: %lld mismatches between the balances and the ledger (%lld customers)",
+                 (long long)bad, (long long)n);
+    return n;
+}
+
+void tl_svc_close(tl_svc *f)
+{
+    if (f->svc) {
+        tl_svc_check(f);
+        ly_service_close(f->svc);
+        f->svc = NULL;
+    }
+    ly_arena_free(&f->arena);
+    int rc = tl_rmtree(f->dir);
+    if (rc != 0) fail_msg("cannot remove %s", f->dir);
+    free(f->dir);
+    free(f->db);
+    free(f->program);
+    memset(f, 0, sizeof *f);
+}
+
+int64_t tl_svc_enrol(tl_svc *f, const char *card, const char *now)
+{
+    ly_op op = {.kind = LY_OP_CUSTOMER_CREATE, .arena = &f->arena, .now = tl_at(now)};
+    op.in.create.ids[op.in.create.n_ids++] = (ly_identifier){LY_ID_CARD, card};
+    ly_os_hash(card, strlen(card), op.request_hash);
+    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("enrol %s: %s %s", card, op.err.code, op.err.message);
+    return op.out.customer.id;
+}
+
+void tl_svc_return(tl_svc *f, const char *receipt_id, const char *ret_id, ly_qty qty, const char *now)
+{
+    ly_op op = {.kind = LY_OP_RETURN, .arena = &f->arena, .now = tl_at(now)};
+    ly_return_request_line *l = ly_arena_alloc(&f->arena, sizeof *l);
+    if (!l) fail_msg("out of memory");
+    *l = (ly_return_request_line){.line = 0, .qty = qty};
+    op.in.ret = (ly_return_request){.receipt_id = receipt_id, .return_id = ret_id, .full = qty == 0,
+                                    .lines = qty ? l : NULL, .n_lines = qty ? 1 : 0};
+    ly_os_hash(ret_id, strlen(ret_id), op.request_hash);
+    if (ly_service_run(f->svc, &op) != LY_OK) fail_msg("return %s: %s", ret_id, op.err.message);
+}
+
+ly_quests_view tl_svc_quests(tl_svc *f, int64_t customer_id, const char *now)
+{
+    ly_quests_view v;
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_quests_view(f->svc, customer_id, tl_at(now), &f->arena, &v, &err) != LY_OK)
+        fail_msg("quests of %lld: %s", (long long)customer_id, err.message);
+    return v;
+}
+
+ly_points tl_svc_bonus_with(tl_svc *f, int64_t customer_id, const char *prefix)
+{
+    ly_error err;
+    ly_error_clear(&err);
+    ly_entry *e;
+    size_t n;
+    if (ly_service_ledger(f->svc, customer_id, 0, 500, &f->arena, &e, &n, &err) != LY_OK)
+        fail_msg("ledger of %lld: %s", (long long)customer_id, err.message);
+    ly_points sum = 0;
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < n; i++)
+        if (e[i].kind == LY_ENTRY_BONUS && e[i].ref && strncmp(e[i].ref, prefix, pl) == 0)
+            sum += e[i].delta.available + e[i].delta.pending;
+    return sum;
 }

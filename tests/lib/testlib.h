@@ -1,7 +1,7 @@
 /*
  * testlib.h - helpers shared by the tests: temporary directories, running the `loyal`
- * command, a `loyal serve` child process, an HTTP client (libcurl) and JSON comparison
- * (jansson).
+ * command, a `loyal serve` child process, an HTTP client (libcurl), JSON comparison
+ * (jansson), and an in-process service on a fresh database (tl_svc).
  *
  * Rules of use:
  *  - Everything here may be called from the main (cmocka) thread. Only the HTTP client
@@ -26,6 +26,8 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+
+#include "service/service.h"
 
 /* Exit code that ctest reports as "skipped". */
 #define TL_SKIP 77
@@ -224,5 +226,74 @@ char *tl_check_error(const tl_response *r, long status, const char *code, const 
 /* The same, failing the test (what, which may be NULL, names the request). */
 void tl_assert_error(const char *what, const tl_response *r, long status, const char *code,
                      const char *field);
+
+/* ---------------------------------------------------------------------------------------
+ * An in-process service on a fresh database (no child process, no HTTP)
+ * ------------------------------------------------------------------------------------- */
+
+/* The RFC 3339 time s ("2026-11-01T09:00:00Z") as a ly_time; fails the test (naming s) if
+ * it does not parse. */
+ly_time tl_at(const char *s);
+
+typedef struct tl_svc {
+    char *dir;         /* temporary directory (tl_tempdir), removed by tl_svc_close */
+    char *db;          /* dir/loyal.db */
+    char *program;     /* dir/program.json */
+    ly_service *svc;   /* the open service; NULL while closed */
+    ly_arena arena;    /* the test's allocations; freed by tl_svc_close */
+    ly_sync_mode sync; /* the sync mode tl_svc_reopen opens with */
+} tl_svc;
+
+/* Zeroes *f, makes a temporary directory "loyal-PREFIX-XXXXXX", writes program_text to
+ * dir/program.json and opens the service on dir/loyal.db (a new database) with
+ * LY_SYNC_NORMAL. Fails the test (with the error's field and message, and the program text)
+ * if the program does not load or the store does not open. */
+void tl_svc_open(tl_svc *f, const char *prefix, const char *program_text);
+
+/* The same with another sync mode (LY_SYNC_FULL: fsync per write group). */
+void tl_svc_open_sync(tl_svc *f, const char *prefix, const char *program_text, ly_sync_mode sync);
+
+/* For cmocka setups: a malloc'd fixture opened by tl_svc_open (never NULL). Free it with
+ * tl_svc_teardown. */
+tl_svc *tl_svc_new(const char *prefix, const char *program_text);
+
+/* A cmocka teardown: tl_svc_close on *state, then free(*state); returns 0. *state is a
+ * fixture made by tl_svc_new, or a malloc'd struct of the test's own whose first member is
+ * a tl_svc (C lets a pointer to a struct stand for its first member). */
+int tl_svc_teardown(void **state);
+
+/* Closes f->svc if it is open (without the ledger check of tl_svc_close), writes
+ * program_text to f->program unless it is NULL, and opens the service again on the same
+ * database with f->sync. Fails the test as tl_svc_open does. */
+void tl_svc_reopen(tl_svc *f, const char *program_text);
+
+/* `loyal check`'s verification on the open service's database (ly_db_check through the
+ * store's reader): fails the test unless it runs and finds no balance that the ledger does
+ * not explain. Returns the number of customers checked. */
+int64_t tl_svc_check(tl_svc *f);
+
+/* Ends a fixture: when the service is open, tl_svc_check and then ly_service_close; frees
+ * the arena; removes the directory (fails the test if it cannot); frees the paths and zeroes
+ * *f. Safe on a zeroed or already closed fixture. */
+void tl_svc_close(tl_svc *f);
+
+/* Creates a customer with the card identifier `card` at time now (RFC 3339), the request
+ * hash being the card's; returns the customer's id. Fails the test (naming the card) on any
+ * error. */
+int64_t tl_svc_enrol(tl_svc *f, const char *card, const char *now);
+
+/* A return of receipt_id as return ret_id at now (RFC 3339), the request hash being
+ * ret_id's: of qty (thousandths) of line 0, or of the whole receipt when qty is 0. Fails the
+ * test on any error. */
+void tl_svc_return(tl_svc *f, const char *receipt_id, const char *ret_id, ly_qty qty, const char *now);
+
+/* The customer's quests as the profile shows them at now (RFC 3339), in f->arena; fails the
+ * test on any error. */
+ly_quests_view tl_svc_quests(tl_svc *f, int64_t customer_id, const char *now);
+
+/* The sum (available + pending) of the customer's bonus ledger entries whose reference
+ * starts with prefix ("quest:", "streak:"), over the last 500 entries; fails the test if the
+ * ledger cannot be read (an unknown customer included). */
+ly_points tl_svc_bonus_with(tl_svc *f, int64_t customer_id, const char *prefix);
 
 #endif
