@@ -566,6 +566,13 @@ static void test_offers_preferences_api_and_cli(void **state)
             list = skus(pl);
             assert_string_equal(list, "HON-1,TEA-9"); /* the model alone: LEM-1,TEA-9,HON-1 */
             free(list);
+            /* The raised offer says which preference raised it; the other says nothing. */
+            json_t *offers = json_object_get(pl, "offers");
+            assert_string_equal(tl_json_str(json_array_get(offers, 0), "preference.id"),
+                                "sweet-tooth");
+            assert_int_equal(tl_json_int(json_array_get(offers, 0), "preference.boost_percent"),
+                             50);
+            assert_null(json_object_get(json_array_get(offers, 1), "preference"));
             json_decref(pl);
         }
         assert_int_equal(rows, 1);

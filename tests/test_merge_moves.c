@@ -710,6 +710,83 @@ static void over_http_a_retried_merge_is_answered_from_its_response_and_moves_no
     assert_int_equal(tl_world_check(&w), 0);
 }
 
+/* ---------------------------------------------------------------------------------------
+ * Tiers and the club
+ * ------------------------------------------------------------------------------------- */
+
+static const char *tiersProgram =
+    PROGRAM_HEAD
+    "\"tiers\":{\"period\":\"rolling\",\"window_days\":365,\"grace_days\":0,\"levels\":["
+    "{\"id\":\"basic\"},{\"id\":\"silver\",\"min_spend\":\"1000.00\"},"
+    "{\"id\":\"gold\",\"min_spend\":\"3000.00\"}]},"
+    "\"club\":{\"name\":\"Club\",\"invitations\":true}"
+    "}";
+
+static int setUpTiers(void **state)
+{
+    *state = tl_svc_new("merge-tiers", tiersProgram);
+    return 0;
+}
+
+static void tierAndClub(fixture *f, int64_t id, const char *now, const char **tier, bool *member)
+{
+    ly_tier_view t;
+    ly_club_view c;
+    ly_error err;
+    ly_error_clear(&err);
+    assert_int_equal(ly_service_tier_view(f->svc, id, tl_at(now), &f->arena, &t, &c, &err), LY_OK);
+    *tier = t.id;
+    *member = c.member;
+}
+
+static void the_higher_tier_and_the_club_come_over_and_purchases_together_upgrade(void **state)
+{
+    fixture *f = *state;
+    const char *tier;
+    bool member;
+    /* A Silver card in the club (invited), and a Basic one. */
+    int64_t a = enrol(f, "TA"), b = enrol(f, "TB");
+    buy(f, "TA-1", "TA", "food", 120000, "2026-10-02T10:00:00Z");
+    tierAndClub(f, a, "2026-10-03T10:00:00Z", &tier, &member);
+    assert_string_equal(tier, "silver");
+    ly_club_member m;
+    ly_error err;
+    ly_error_clear(&err);
+    assert_int_equal(ly_service_club_invite(f->svc, a, "founder", tl_at("2026-10-03T10:00:00Z"),
+                                            &f->arena, &m, &err), LY_OK);
+    buy(f, "TB-1", "TB", "food", 50000, "2026-10-04T10:00:00Z");
+    tierAndClub(f, b, "2026-10-05T10:00:00Z", &tier, &member);
+    assert_string_equal(tier, "basic");
+    assert_false(member);
+    /* Merged into the Basic one: the survivor is Silver and in the club at once. */
+    merge(f, a, b, "merge-tiers-1", "2026-10-05T10:00:00Z");
+    tierAndClub(f, b, "2026-10-05T10:00:00Z", &tier, &member);
+    assert_string_equal(tier, "silver");
+    assert_true(member);
+    ly_club_member *list;
+    size_t n;
+    assert_int_equal(ly_service_club_members(f->svc, 0, 10, &f->arena, &list, &n, &err), LY_OK);
+    assert_int_equal(n, 1); /* the merged card left */
+    assert_int_equal(list[0].customer_id, b);
+    assert_string_equal(list[0].via, "invitation");
+
+    /* Two cards of 2,000.00 each, neither Gold alone: Gold together, at the merge. */
+    int64_t c = enrol(f, "TC"), d = enrol(f, "TD");
+    buy(f, "TC-1", "TC", "food", 200000, "2026-10-06T10:00:00Z");
+    buy(f, "TD-1", "TD", "food", 200000, "2026-10-06T11:00:00Z");
+    tierAndClub(f, d, "2026-10-07T10:00:00Z", &tier, &member);
+    assert_string_equal(tier, "silver");
+    merge(f, c, d, "merge-tiers-2", "2026-10-07T10:00:00Z");
+    tierAndClub(f, d, "2026-10-07T10:00:00Z", &tier, &member);
+    assert_string_equal(tier, "gold");
+    assert_false(member);
+    ly_tier_change *h;
+    assert_int_equal(ly_service_tier_history(f->svc, d, 10, &f->arena, &h, &n, &err), LY_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(h[1].to_tier, "gold");
+    assert_string_equal(h[1].change, "upgrade");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -726,6 +803,8 @@ int main(void)
                                         setUp, tl_svc_teardown),
         cmocka_unit_test_setup_teardown(the_welcome_and_birthday_bonuses_stay_given_once_for_the_person,
                                         setUp, tl_svc_teardown),
+        cmocka_unit_test_setup_teardown(the_higher_tier_and_the_club_come_over_and_purchases_together_upgrade,
+                                        setUpTiers, tl_svc_teardown),
         cmocka_unit_test_setup_teardown(over_http_a_retried_merge_is_answered_from_its_response_and_moves_nothing,
                                         httpUp, httpDown),
     };

@@ -811,6 +811,23 @@ static ly_err fitFrequency(const ly_clv_customer *customers, size_t n,
     return LY_OK;
 }
 
+/* The log-likelihood both frequency models share: the customers (already checked by the
+ * caller) made into the same compact data the fit uses, and the objective evaluated at the
+ * four positive parameters p (taken into log space, as the optimizer sees them). NAN when
+ * the data cannot be made (out of memory). */
+static double loglikFrequency(const ly_clv_customer *customers, size_t n,
+                              double (*objective)(const double *, double *, void *), size_t scratch,
+                              const double p[4])
+{
+    clvData d;
+    if (dataMake(&d, customers, n, false, true, scratch, NULL) != LY_OK)
+        return NAN;
+    double th[4] = {log(p[0]), log(p[1]), log(p[2]), log(p[3])};
+    double v = -objective(th, NULL, &d);
+    dataFree(&d);
+    return v;
+}
+
 ly_err ly_bgnbd_fit(const ly_clv_customer *customers, size_t n, ly_bgnbd *out, ly_error *err)
 {
     if (!out)
@@ -831,13 +848,8 @@ double ly_bgnbd_loglik(const ly_bgnbd *m, const ly_clv_customer *customers, size
 {
     if (!bgParamsOk(m) || checkAll(customers, n, NULL) != LY_OK)
         return NAN;
-    clvData d;
-    if (dataMake(&d, customers, n, false, true, BG_SCRATCH, NULL) != LY_OK)
-        return NAN;
-    double th[4] = {log(m->r), log(m->alpha), log(m->a), log(m->b)};
-    double v = -bgObjective(th, NULL, &d);
-    dataFree(&d);
-    return v;
+    const double p[4] = {m->r, m->alpha, m->a, m->b};
+    return loglikFrequency(customers, n, bgObjective, BG_SCRATCH, p);
 }
 
 double ly_bgnbd_p_alive(const ly_bgnbd *m, double x, double t_x, double T)
@@ -981,13 +993,8 @@ double ly_pnbd_loglik(const ly_pnbd *m, const ly_clv_customer *customers, size_t
 {
     if (!pnParamsOk(m) || checkAll(customers, n, NULL) != LY_OK)
         return NAN;
-    clvData d;
-    if (dataMake(&d, customers, n, false, true, PN_SCRATCH, NULL) != LY_OK)
-        return NAN;
-    double th[4] = {log(m->r), log(m->alpha), log(m->s), log(m->beta)};
-    double v = -pnObjective(th, NULL, &d);
-    dataFree(&d);
-    return v;
+    const double p[4] = {m->r, m->alpha, m->s, m->beta};
+    return loglikFrequency(customers, n, pnObjective, PN_SCRATCH, p);
 }
 
 double ly_pnbd_p_alive(const ly_pnbd *m, double x, double t_x, double T)

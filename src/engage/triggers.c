@@ -616,9 +616,14 @@ static ly_err buildMessage(runCtx *rc, cust *c, action *x, const ly_trig_step *s
         items = json_array();
         for (size_t i = 0; items && i < c->n_offers && (int64_t)i < of->count; i++) {
             const ly_offer *o = &c->offers[i];
-            json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:I}", "kind",
-                                                   ly_offer_kind_name(o->kind), "sku", o->sku,
-                                                   "name", o->name, "price", (json_int_t)o->price));
+            json_t *item = json_pack("{s:s, s:s, s:s, s:I}", "kind", ly_offer_kind_name(o->kind),
+                                     "sku", o->sku, "name", o->name, "price",
+                                     (json_int_t)o->price);
+            /* Why this offer is there, as GET /v1/customers/{id}/offers says it. */
+            json_t *pref = ly_offers_preference_json(o);
+            if (item && pref) json_object_set_new(item, "preference", pref);
+            else json_decref(pref);
+            json_array_append_new(items, item);
             if (i) tbAdd(&offersText, ", ", 2);
             tbAdd(&offersText, o->name, strlen(o->name));
         }

@@ -116,6 +116,23 @@ static int byCustomerTime(const void *a, const void *b)
 static pthread_mutex_t lastMu = PTHREAD_MUTEX_INITIALIZER;
 static char *lastMetrics;
 
+/* A gauge `name` with two samples a report row, group="treated" and group="holdout": the
+ * customers who reached the step, or (conversions) those of them with a deal in the window. */
+static void treatedHeldOutGauge(FILE *f, const ly_triggers_report *r, const char *name,
+                                const char *help, bool conversions)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const ly_trigger_figures *x = &r->rows[i];
+        int64_t treated = conversions ? x->treated_conv : x->treated;
+        int64_t held_out = conversions ? x->held_out_conv : x->held_out;
+        fprintf(f, "%s{trigger=\"%s\",step=\"%lld\",group=\"treated\"} %lld\n"
+                   "%s{trigger=\"%s\",step=\"%lld\",group=\"holdout\"} %lld\n",
+                name, x->trigger, (long long)x->step, (long long)treated, name, x->trigger,
+                (long long)x->step, (long long)held_out);
+    }
+}
+
 static void keepMetrics(const ly_triggers_report *r);
 
 ly_err ly_triggers_report_build(ly_store *s, const ly_program *p, ly_time from, ly_time to,
@@ -243,24 +260,11 @@ static void keepMetrics(const ly_triggers_report *r)
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
     if (!f) return;
-    fputs("# HELP loyal_trigger_customers Customers who reached a trigger step in the latest "
-          "uplift report, by group.\n# TYPE loyal_trigger_customers gauge\n", f);
-    for (size_t i = 0; i < r->n_rows; i++) {
-        const ly_trigger_figures *x = &r->rows[i];
-        fprintf(f, "loyal_trigger_customers{trigger=\"%s\",step=\"%lld\",group=\"treated\"} %lld\n"
-                   "loyal_trigger_customers{trigger=\"%s\",step=\"%lld\",group=\"holdout\"} %lld\n",
-                x->trigger, (long long)x->step, (long long)x->treated, x->trigger,
-                (long long)x->step, (long long)x->held_out);
-    }
-    fputs("# HELP loyal_trigger_conversions Of them, customers with a deal in the attribution "
-          "window.\n# TYPE loyal_trigger_conversions gauge\n", f);
-    for (size_t i = 0; i < r->n_rows; i++) {
-        const ly_trigger_figures *x = &r->rows[i];
-        fprintf(f, "loyal_trigger_conversions{trigger=\"%s\",step=\"%lld\",group=\"treated\"} %lld\n"
-                   "loyal_trigger_conversions{trigger=\"%s\",step=\"%lld\",group=\"holdout\"} %lld\n",
-                x->trigger, (long long)x->step, (long long)x->treated_conv, x->trigger,
-                (long long)x->step, (long long)x->held_out_conv);
-    }
+    treatedHeldOutGauge(f, r, "loyal_trigger_customers",
+                        "Customers who reached a trigger step in the latest uplift report, by "
+                        "group.", false);
+    treatedHeldOutGauge(f, r, "loyal_trigger_conversions",
+                        "Of them, customers with a deal in the attribution window.", true);
     fputs("# HELP loyal_trigger_uplift Conversion uplift (treated minus held out) of the latest "
           "report; proven=\"1\" when its 95% interval excludes zero.\n"
           "# TYPE loyal_trigger_uplift gauge\n", f);

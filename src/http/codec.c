@@ -65,7 +65,7 @@ static const char *pathIndex(fieldPath out, const char *base, size_t i)
     return out;
 }
 
-static const char *jsonTypeName(const json_t *v)
+const char *ly__json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
@@ -87,12 +87,11 @@ static ly_err invalidType(ly_error *err, const char *path, const json_t *v, cons
                             "must be an integer (money in minor units, quantities in "
                             "thousandths, whole points), not a number with a fraction");
     return ly_error_set(err, LY_EINVAL, "invalid_type", path, "must be %s, not %s", want,
-                        jsonTypeName(v));
+                        ly__json_type_name(v));
 }
 
-/* Fails with "unknown_field" on the first key of obj that is not in keys (NULL-ended). */
-static ly_err onlyKeys(const json_t *obj, const char *base, const char *const *keys,
-                       ly_error *err)
+ly_err ly__json_only_keys(const json_t *obj, const char *base, const char *const *keys,
+                          ly_error *err)
 {
     const char *k;
     json_t *v;
@@ -251,7 +250,7 @@ ly_err ly__json_parse_object(const char *body, size_t len, bool empty_ok, json_t
                             je.line, je.column);
     if (!json_is_object(v)) {
         ly_err rc = ly_error_set(err, LY_EINVAL, "invalid_type", NULL,
-                                 "the body must be a JSON object, not %s", jsonTypeName(v));
+                                 "the body must be a JSON object, not %s", ly__json_type_name(v));
         json_decref(v);
         return rc;
     }
@@ -297,7 +296,7 @@ static ly_err decodeWho(const json_t *root, ly_arena *a, ly_who *who, ly_error *
     json_t *c = json_object_get(root, "customer");
     if (!c || json_is_null(c)) return LY_OK;
     if (!json_is_object(c)) return invalidType(err, "customer", c, "an object or null");
-    TRY(onlyKeys(c, "customer", whoKeys, err));
+    TRY(ly__json_only_keys(c, "customer", whoKeys, err));
     if (json_object_size(c) != 1)
         return ly_error_set(err, LY_EINVAL, "invalid_value", "customer",
                             "must name the customer by exactly one of id, card, phone, email, "
@@ -314,7 +313,7 @@ static ly_err decodeLine(const json_t *v, const char *path, ly_arena *a, ly_line
                          ly_error *err)
 {
     if (!json_is_object(v)) return invalidType(err, path, v, "an object");
-    TRY(onlyKeys(v, path, lineKeys, err));
+    TRY(ly__json_only_keys(v, path, lineKeys, err));
     TRY(getStr(v, path, "sku", F_REQUIRED | F_NONEMPTY, LY_HTTP_ID_MAX, a, &l->sku, NULL, err));
     TRY(getStr(v, path, "name", 0, LY_HTTP_TEXT_MAX, a, &l->name, NULL, err));
     TRY(getStr(v, path, "category", 0, LY_HTTP_TEXT_MAX, a, &l->category, NULL, err));
@@ -353,7 +352,7 @@ ly_err ly__decode_checkout(const json_t *root, const ly_calendar *cal, ly_time n
 {
     memset(out, 0, sizeof *out);
     ly_receipt *r = &out->receipt;
-    TRY(onlyKeys(root, "", checkoutKeys, err));
+    TRY(ly__json_only_keys(root, "", checkoutKeys, err));
     TRY(getStr(root, "", "receipt_id", F_REQUIRED | F_NONEMPTY, LY_HTTP_ID_MAX, a,
                &r->receipt_id, NULL, err));
     TRY(getStr(root, "", "store", F_REQUIRED | F_NONEMPTY, LY_HTTP_ID_MAX, a, &r->store, NULL, err));
@@ -408,7 +407,7 @@ ly_err ly__decode_return(const json_t *root, ly_arena *a, ly_return_request *out
                          ly_error *err)
 {
     memset(out, 0, sizeof *out);
-    TRY(onlyKeys(root, "", returnKeys, err));
+    TRY(ly__json_only_keys(root, "", returnKeys, err));
     TRY(getStr(root, "", "return_id", F_REQUIRED | F_NONEMPTY, LY_HTTP_ID_MAX, a,
                &out->return_id, NULL, err));
     TRY(getTime(root, "", "time", a, &out->time, NULL, NULL, err));
@@ -435,7 +434,7 @@ ly_err ly__decode_return(const json_t *root, ly_arena *a, ly_return_request *out
         pathIndex(p, "lines", i);
         json_t *v = json_array_get(lines, i);
         if (!json_is_object(v)) return invalidType(err, p, v, "an object");
-        TRY(onlyKeys(v, p, returnLineKeys, err));
+        TRY(ly__json_only_keys(v, p, returnLineKeys, err));
         bool by_sku, by_index;
         ls[i].line = -1;
         TRY(getStr(v, p, "sku", F_NONEMPTY, LY_HTTP_ID_MAX, a, &ls[i].sku, NULL, err));
@@ -482,7 +481,7 @@ ly_err ly__decode_profile(const json_t *root, bool patch, ly_arena *a, ly_profil
                           ly_error *err)
 {
     memset(out, 0, sizeof *out);
-    TRY(onlyKeys(root, "", profileKeys, err));
+    TRY(ly__json_only_keys(root, "", profileKeys, err));
     TRY(profileText(root, "name", patch, LY_HTTP_TEXT_MAX, a, &out->set_name, &out->name, err));
     TRY(profileText(root, "birth_date", patch, 16, a, &out->set_birth_date, &out->birth_date, err));
     int64_t days;
@@ -531,7 +530,7 @@ ly_err ly__decode_profile(const json_t *root, bool patch, ly_arena *a, ly_profil
     json_t *consent = json_object_get(root, "consent");
     if (consent && !json_is_null(consent)) {
         if (!json_is_object(consent)) return invalidType(err, "consent", consent, "an object");
-        TRY(onlyKeys(consent, "consent", consentKeys, err));
+        TRY(ly__json_only_keys(consent, "consent", consentKeys, err));
         for (int ch = 0; ch < LY_CH_COUNT; ch++)
             TRY(getBool(consent, "consent", ly_channel_name((ly_channel)ch), &out->consent[ch],
                         &out->set_consent[ch], err));
@@ -545,7 +544,7 @@ ly_err ly__decode_adjust(const json_t *root, ly_arena *a, ly_adjust_request *out
                          ly_error *err)
 {
     memset(out, 0, sizeof *out);
-    TRY(onlyKeys(root, "", adjustKeys, err));
+    TRY(ly__json_only_keys(root, "", adjustKeys, err));
     TRY(getStr(root, "", "adjustment_id", F_REQUIRED | F_NONEMPTY, LY_HTTP_ID_MAX, a,
                &out->adjustment_id, NULL, err));
     TRY(getInt(root, "", "points", F_REQUIRED, -LY_AMOUNT_MAX, LY_AMOUNT_MAX, &out->points, NULL, err));
@@ -567,14 +566,14 @@ static const char *const mergeKeys[] = {"from", NULL};
 
 ly_err ly__decode_merge(const json_t *root, int64_t *from, ly_error *err)
 {
-    TRY(onlyKeys(root, "", mergeKeys, err));
+    TRY(ly__json_only_keys(root, "", mergeKeys, err));
     return getInt(root, "", "from", F_REQUIRED, 1, INT64_MAX, from, NULL, err);
 }
 
 ly_err ly__decode_empty(const json_t *root, ly_error *err)
 {
     static const char *const none[] = {NULL};
-    return onlyKeys(root, "", none, err);
+    return ly__json_only_keys(root, "", none, err);
 }
 
 void ly__request_hash(const char *method, const char *path, const json_t *root,

@@ -79,6 +79,15 @@ ly_err ly__decode_merge(const json_t *root, int64_t *from, ly_error *err);
 /* An object that must have no fields at all (the body of POST .../qr). */
 ly_err ly__decode_empty(const json_t *root, ly_error *err);
 
+/* The article-and-noun name of a JSON value's type, as error messages say it: "an object",
+ * "an array", "a string", "an integer", "a number with a fraction" (a real), "a boolean",
+ * "null". Static text. */
+const char *ly__json_type_name(const json_t *v);
+/* LY_OK, or "unknown_field" (LY_EINVAL) naming "BASE.KEY" ("KEY" when base is empty) for the
+ * first key of obj that is not in keys (NULL-ended). */
+ly_err ly__json_only_keys(const json_t *obj, const char *base, const char *const *keys,
+                          ly_error *err);
+
 /* The idempotency hash of a request: BLAKE2b-256 of "METHOD PATH\n" followed by the body's
  * canonical text (compact, keys sorted), so that whitespace and key order do not make a
  * retry a different request, while the same body sent to another receipt or customer is

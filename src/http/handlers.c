@@ -98,6 +98,21 @@ bool ly__customer_id_or_reply(ly__req *r, int64_t *id)
     return ly__path_id_or_reply(r, "customer_not_found", "customer", id);
 }
 
+bool ly__path_customer_or_reply(ly__req *r, const char *const *allowed_query, ly_customer *c)
+{
+    int64_t id;
+    if (!ly__customer_id_or_reply(r, &id)) return false;
+    if (allowed_query && !ly__query_only_or_reply(r, allowed_query)) return false;
+    ly_who who = {.customer_id = id};
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_customer_get(r->http->svc, &who, &r->arena, c, &err) != LY_OK) {
+        ly__reply_service_error(r, &err);
+        return false;
+    }
+    return true;
+}
+
 typedef struct queryCheck {
     const char *const *allowed;
     char bad[96];
@@ -166,6 +181,21 @@ static bool idempotencyKeyOrReply(ly__req *r, const char **out)
     if (*out) return true;
     ly__reply_errorf(r, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
     return false;
+}
+
+/* The body (empty allowed when empty_ok) into *root and a new operation of kind for a
+ * change handler; NULL after replying (the body, if read, is freed). The caller owns *root
+ * and hands it to decodedOrReply. */
+static ly_op *bodyAndOpOrReply(ly__req *r, bool empty_ok, ly_op_kind kind, json_t **root)
+{
+    *root = ly__body_or_reply(r, empty_ok);
+    if (!*root) return NULL;
+    ly_op *op = ly__new_op_or_reply(r, kind);
+    if (!op) {
+        json_decref(*root);
+        *root = NULL;
+    }
+    return op;
 }
 
 /* Decodes a body with decode; hashes the request into op; false after replying. The JSON
@@ -286,13 +316,9 @@ void ly__handle_calculate(ly__req *r)
 
 void ly__handle_confirm(ly__req *r)
 {
-    json_t *root = ly__body_or_reply(r, false);
-    if (!root) return;
-    ly_op *op = ly__new_op_or_reply(r, LY_OP_CONFIRM);
-    if (!op) {
-        json_decref(root);
-        return;
-    }
+    json_t *root;
+    ly_op *op = bodyAndOpOrReply(r, false, LY_OP_CONFIRM, &root);
+    if (!op) return;
     ly_error err;
     ly_error_clear(&err);
     ly_err rc = ly__decode_checkout(root, calendarOf(r), r->now, &r->arena, &op->in.confirm, &err);
@@ -316,13 +342,9 @@ void ly__handle_receipt_get(ly__req *r)
 
 void ly__handle_return(ly__req *r)
 {
-    json_t *root = ly__body_or_reply(r, false);
-    if (!root) return;
-    ly_op *op = ly__new_op_or_reply(r, LY_OP_RETURN);
-    if (!op) {
-        json_decref(root);
-        return;
-    }
+    json_t *root;
+    ly_op *op = bodyAndOpOrReply(r, false, LY_OP_RETURN, &root);
+    if (!op) return;
     ly_error err;
     ly_error_clear(&err);
     ly_err rc = ly__decode_return(root, &r->arena, &op->in.ret, &err);
@@ -339,13 +361,9 @@ void ly__handle_customer_create(ly__req *r)
 {
     const char *key;
     if (!idempotencyKeyOrReply(r, &key)) return;
-    json_t *root = ly__body_or_reply(r, false);
-    if (!root) return;
-    ly_op *op = ly__new_op_or_reply(r, LY_OP_CUSTOMER_CREATE);
-    if (!op) {
-        json_decref(root);
-        return;
-    }
+    json_t *root;
+    ly_op *op = bodyAndOpOrReply(r, false, LY_OP_CUSTOMER_CREATE, &root);
+    if (!op) return;
     op->idem_key = key;
     ly_error err;
     ly_error_clear(&err);
@@ -419,16 +437,8 @@ void ly__handle_customer_lookup(ly__req *r)
 void ly__handle_customer_get(ly__req *r)
 {
     static const char *const none[] = {NULL};
-    int64_t id;
-    if (!ly__customer_id_or_reply(r, &id) || !ly__query_only_or_reply(r, none)) return;
-    ly_who who = {.customer_id = id};
     ly_customer c;
-    ly_error err;
-    ly_error_clear(&err);
-    if (ly_service_customer_get(r->http->svc, &who, &r->arena, &c, &err) != LY_OK) {
-        ly__reply_service_error(r, &err);
-        return;
-    }
+    if (!ly__path_customer_or_reply(r, none, &c)) return;
     replyProfile(r, &c);
 }
 
@@ -436,13 +446,9 @@ void ly__handle_customer_patch(ly__req *r)
 {
     int64_t id;
     if (!ly__customer_id_or_reply(r, &id)) return;
-    json_t *root = ly__body_or_reply(r, false);
-    if (!root) return;
-    ly_op *op = ly__new_op_or_reply(r, LY_OP_CUSTOMER_PATCH);
-    if (!op) {
-        json_decref(root);
-        return;
-    }
+    json_t *root;
+    ly_op *op = bodyAndOpOrReply(r, false, LY_OP_CUSTOMER_PATCH, &root);
+    if (!op) return;
     op->in.patch.customer_id = id;
     ly_error err;
     ly_error_clear(&err);
@@ -545,13 +551,9 @@ void ly__handle_qr(ly__req *r)
     int64_t id;
     const char *key;
     if (!ly__customer_id_or_reply(r, &id) || !idempotencyKeyOrReply(r, &key)) return;
-    json_t *root = ly__body_or_reply(r, true);
-    if (!root) return;
-    ly_op *op = ly__new_op_or_reply(r, LY_OP_QR_ROTATE);
-    if (!op) {
-        json_decref(root);
-        return;
-    }
+    json_t *root;
+    ly_op *op = bodyAndOpOrReply(r, true, LY_OP_QR_ROTATE, &root);
+    if (!op) return;
     op->idem_key = key;
     op->in.qr_customer_id = id;
     ly_error err;
@@ -566,13 +568,9 @@ void ly__handle_merge(ly__req *r)
     int64_t id;
     const char *key;
     if (!ly__customer_id_or_reply(r, &id) || !idempotencyKeyOrReply(r, &key)) return;
-    json_t *root = ly__body_or_reply(r, false);
-    if (!root) return;
-    ly_op *op = ly__new_op_or_reply(r, LY_OP_MERGE);
-    if (!op) {
-        json_decref(root);
-        return;
-    }
+    json_t *root;
+    ly_op *op = bodyAndOpOrReply(r, false, LY_OP_MERGE, &root);
+    if (!op) return;
     op->idem_key = key;
     op->in.merge.into = id;
     ly_error err;
@@ -586,13 +584,9 @@ void ly__handle_adjust(ly__req *r)
 {
     int64_t id;
     if (!ly__customer_id_or_reply(r, &id)) return;
-    json_t *root = ly__body_or_reply(r, false);
-    if (!root) return;
-    ly_op *op = ly__new_op_or_reply(r, LY_OP_ADJUST);
-    if (!op) {
-        json_decref(root);
-        return;
-    }
+    json_t *root;
+    ly_op *op = bodyAndOpOrReply(r, false, LY_OP_ADJUST, &root);
+    if (!op) return;
     ly_error err;
     ly_error_clear(&err);
     ly_err rc = ly__decode_adjust(root, &r->arena, &op->in.adjust, &err);

@@ -230,6 +230,12 @@ ly_err ly__tier_fields(ly__req *r, int64_t customer_id, json_t *o, ly_error *err
 bool ly__path_id_or_reply(ly__req *r, const char *code, const char *what, int64_t *id);
 /* The same for a customer: 404 customer_not_found, field "id". */
 bool ly__customer_id_or_reply(ly__req *r, int64_t *id);
+/* The customer of the path's {id}, read into *c (strings in the request arena), or false
+ * after replying: 404 customer_not_found (field "id") when the id is malformed, then (when
+ * allowed_query is not NULL) as ly__query_only_or_reply for a query parameter not in it,
+ * then 404 when no customer has the id, any other service error as ly__reply_service_error
+ * gives it. */
+bool ly__path_customer_or_reply(ly__req *r, const char *const *allowed_query, ly_customer *c);
 /* False after replying 400 unknown_field if the query has a parameter not in allowed
  * (NULL-ended). */
 bool ly__query_only_or_reply(ly__req *r, const char *const *allowed);

@@ -63,17 +63,10 @@ json_t *ly__json_quest_steps(const ly_checkout_result *res)
 
 void ly__handle_quests(ly__req *r)
 {
-    int64_t id;
-    if (!ly__path_id_or_reply(r, "customer_not_found", "customer", &id)) return;
-    ly_who who = {.customer_id = id};
     ly_customer c;
+    if (!ly__path_customer_or_reply(r, NULL, &c)) return;
     ly_error err;
     ly_error_clear(&err);
-    if (ly_service_customer_get(r->http->svc, &who, &r->arena, &c, &err) != LY_OK) {
-        if (strcmp(err.field, "customer.id") == 0) snprintf(err.field, sizeof err.field, "id");
-        ly__reply_error(r, &err);
-        return;
-    }
     ly_quests_view v;
     if (ly_service_quests_view(r->http->svc, c.id, r->now, &r->arena, &v, &err) != LY_OK) {
         ly__reply_error(r, &err);

@@ -28,37 +28,6 @@ static json_t *jTime(const ly_calendar *cal, ly_time t)
     return json_string(buf);
 }
 
-static const char *jsonType(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
-static ly_err onlyKeys(const json_t *o, const char *base, const char *const *keys, ly_error *err)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)o, k, v) {
-        bool known = false;
-        for (size_t i = 0; keys[i] && !known; i++) known = strcmp(k, keys[i]) == 0;
-        if (!known) {
-            char field[160];
-            snprintf(field, sizeof field, "%s%s%s", base, *base ? "." : "", k);
-            return ly_error_set(err, LY_EINVAL, "unknown_field", field,
-                                "is not a field of this request");
-        }
-    }
-    return LY_OK;
-}
-
 /* o[key] as a string of 1..max bytes in a; absent or null gives NULL unless required. */
 static ly_err text(const json_t *o, const char *key, bool required, size_t max, ly_arena *a,
                    const char **out, ly_error *err)
@@ -68,7 +37,8 @@ static ly_err text(const json_t *o, const char *key, bool required, size_t max, 
     if (!v || json_is_null(v))
         return required ? ly_error_set(err, LY_EINVAL, "missing_field", key, "is required") : LY_OK;
     if (!json_is_string(v))
-        return ly_error_set(err, LY_EINVAL, "invalid_type", key, "must be a string, not %s", jsonType(v));
+        return ly_error_set(err, LY_EINVAL, "invalid_type", key, "must be a string, not %s",
+                            ly__json_type_name(v));
     size_t n = json_string_length(v);
     if (n == 0) return ly_error_set(err, LY_EINVAL, "invalid_value", key, "must not be empty");
     if (n > max) return ly_error_set(err, LY_EINVAL, "invalid_value", key, "is longer than %zu bytes", max);
@@ -99,7 +69,7 @@ static const char *const whoKeys[] = {"id", "card", "phone", "email", "qr", "ext
 static ly_err decodeEvent(const json_t *root, ly_arena *a, ly_event_request *out, ly_error *err)
 {
     memset(out, 0, sizeof *out);
-    ly_err rc = onlyKeys(root, "", eventKeys, err);
+    ly_err rc = ly__json_only_keys(root, "", eventKeys, err);
     if (rc == LY_OK) rc = text(root, "event_id", true, ID_MAX, a, &out->event_id, err);
     if (rc == LY_OK) rc = text(root, "type", true, 64, a, &out->type, err);
     if (rc == LY_OK) rc = text(root, "note", false, TEXT_MAX, a, &out->note, err);
@@ -114,8 +84,9 @@ static ly_err decodeEvent(const json_t *root, ly_arena *a, ly_event_request *out
     if (!c || json_is_null(c))
         return ly_error_set(err, LY_EINVAL, "missing_field", "customer", "is required");
     if (!json_is_object(c))
-        return ly_error_set(err, LY_EINVAL, "invalid_type", "customer", "must be an object, not %s", jsonType(c));
-    if ((rc = onlyKeys(c, "customer", whoKeys, err)) != LY_OK) return rc;
+        return ly_error_set(err, LY_EINVAL, "invalid_type", "customer", "must be an object, not %s",
+                            ly__json_type_name(c));
+    if ((rc = ly__json_only_keys(c, "customer", whoKeys, err)) != LY_OK) return rc;
     if (json_object_size(c) != 1)
         return ly_error_set(err, LY_EINVAL, "invalid_value", "customer",
                             "must name the customer by exactly one of id, card, phone, email, qr or external_id");
@@ -245,14 +216,15 @@ void ly__handle_coupon_codes(ly__req *r)
     ly_error_clear(&err);
     ly_coupon_codes_request *in = &op->in.codes;
     in->campaign = r->param;
-    ly_err rc = onlyKeys(root, "", codesKeys, &err);
+    ly_err rc = ly__json_only_keys(root, "", codesKeys, &err);
     if (rc == LY_OK) rc = text(root, "batch", true, 64, &r->arena, &in->batch, &err);
     if (rc == LY_OK) {
         json_t *c = json_object_get(root, "count");
         if (!c || json_is_null(c))
             rc = ly_error_set(&err, LY_EINVAL, "missing_field", "count", "is required");
         else if (!json_is_integer(c))
-            rc = ly_error_set(&err, LY_EINVAL, "invalid_type", "count", "must be an integer, not %s", jsonType(c));
+            rc = ly_error_set(&err, LY_EINVAL, "invalid_type", "count", "must be an integer, not %s",
+                              ly__json_type_name(c));
         else if (json_integer_value(c) < 1 || json_integer_value(c) > 10000)
             rc = ly_error_set(&err, LY_EINVAL, "invalid_value", "count", "must be between 1 and 10000");
         else

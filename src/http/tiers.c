@@ -162,17 +162,10 @@ void ly__handle_program_put(ly__req *r)
 
 void ly__handle_tier_get(ly__req *r)
 {
-    int64_t id;
-    if (!ly__path_id_or_reply(r, "customer_not_found", "customer", &id)) return;
-    ly_who who = {.customer_id = id};
     ly_customer c;
+    if (!ly__path_customer_or_reply(r, NULL, &c)) return;
     ly_error err;
     ly_error_clear(&err);
-    if (ly_service_customer_get(r->http->svc, &who, &r->arena, &c, &err) != LY_OK) {
-        if (strcmp(err.field, "customer.id") == 0) snprintf(err.field, sizeof err.field, "id");
-        ly__reply_error(r, &err);
-        return;
-    }
     json_t *o = json_pack("{s:I}", "customer_id", (json_int_t)c.id);
     ly_tier_change *h;
     size_t n;

@@ -73,3 +73,24 @@ ly_err ly__pf_text(json_t *v, const char *path, size_t max, ly_arena *a, const c
     if (!(*out = ly_arena_strdup(a, json_string_value(v)))) return ly__pf_oom(err);
     return LY_OK;
 }
+
+ly_err ly__pf_list(json_t *v, const char *path, const char *what, size_t max, size_t size,
+                   ly_arena *a, void **items, size_t *n, ly_error *err)
+{
+    if (!json_is_array(v))
+        return ly_error_set(err, LY_EINVAL, "invalid_type", path, "must be a list of %s", what);
+    *n = json_array_size(v);
+    if (max && *n > max)
+        return ly_error_set(err, LY_EINVAL, "invalid_value", path, "at most %zu %s", max, what);
+    *items = ly_arena_alloc(a, (*n ? *n : 1) * size);
+    return *items ? LY_OK : ly__pf_oom(err);
+}
+
+ly_err ly__pf_item(json_t *v, const char *path, size_t i, const char *const *known, char *q,
+                   size_t q_size, json_t **o, ly_error *err)
+{
+    snprintf(q, q_size, "%s[%zu]", path, i);
+    *o = json_array_get(v, i);
+    ly_err rc = ly__pf_need_object(*o, q, err);
+    return rc != LY_OK ? rc : ly__pf_only_keys(*o, q, known, err);
+}

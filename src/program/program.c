@@ -154,17 +154,14 @@ static ly_err getFactTests(json_t *v, const char *path, ly_program *p, const ly_
                            size_t *n_out, ly_error *err)
 {
     static const char *const keys[] = {"name", "equals", "in", "absent", NULL};
-    if (!json_is_array(v))
-        return ly_error_set(err, LY_EINVAL, "invalid_type", path, "must be a list of tests");
-    size_t n = json_array_size(v);
-    ly_fact_test *t = ly_arena_alloc(memOf(p), (n ? n : 1) * sizeof *t);
-    if (!t) return oom(err);
+    void *room;
+    size_t n;
+    TRY(ly__pf_list(v, path, "tests", 0, sizeof(ly_fact_test), memOf(p), &room, &n, err));
+    ly_fact_test *t = room;
     for (size_t i = 0; i < n; i++) {
         char q[256], f[300];
-        snprintf(q, sizeof q, "%s[%zu]", path, i);
-        json_t *o = json_array_get(v, i);
-        TRY(ly__pf_need_object(o, q, err));
-        TRY(ly__pf_only_keys(o, q, keys, err));
+        json_t *o;
+        TRY(ly__pf_item(v, path, i, keys, q, sizeof q, &o, err));
         json_t *name = json_object_get(o, "name");
         snprintf(f, sizeof f, "%s.name", q);
         if (!json_is_string(name) || !json_string_length(name))

@@ -23,6 +23,16 @@ ly_err ly__pf_decimal(json_t *v, int scale, const char *path, int64_t *out, ly_e
 ly_err ly__pf_text(json_t *v, const char *path, size_t max, ly_arena *a, const char **out,
                    ly_error *err);
 
+/* The start of a list of objects at path: v must be an array ("invalid_type", "must be a
+ * list of WHAT") of at most max elements (0: no limit; else "invalid_value", "at most MAX
+ * WHAT"). *items is room for its *n elements of size bytes each (at least one), in a. */
+ly_err ly__pf_list(json_t *v, const char *path, const char *what, size_t max, size_t size,
+                   ly_arena *a, void **items, size_t *n, ly_error *err);
+/* Element i of the array v, which must be an object with only the keys known (NULL-ended),
+ * into *o; its path "PATH[i]" is written to q (q_size bytes) for the caller's own errors. */
+ly_err ly__pf_item(json_t *v, const char *path, size_t i, const char *const *known, char *q,
+                   size_t q_size, json_t **o, ly_error *err);
+
 /* Reads the "tiers" and "club" sections (either may be NULL) into p->tiers, in p->mem. Runs
  * after the rules are read: benefits name rules by id. Errors name the path
  * ("tiers.levels[1].min_spend", "club.rule.min_tier"). Neither section: p->tiers stays NULL. */

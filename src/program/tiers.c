@@ -60,19 +60,14 @@ static ly_err getBenefits(json_t *v, const char *path, ly_program *p, const ly_b
                           size_t *n_out, ly_error *err)
 {
     static const char *const keys[] = {"id", "name", "text", "rule", NULL};
-    if (!json_is_array(v))
-        return ly_error_set(err, LY_EINVAL, "invalid_type", path, "must be a list of benefits");
-    size_t n = json_array_size(v);
-    if (n > BENEFITS_MAX)
-        return ly_error_set(err, LY_EINVAL, "invalid_value", path, "at most %d benefits", BENEFITS_MAX);
-    ly_benefit *b = ly_arena_alloc(p->mem, (n ? n : 1) * sizeof *b);
-    if (!b) return ly__pf_oom(err);
+    void *room;
+    size_t n;
+    TRY(ly__pf_list(v, path, "benefits", BENEFITS_MAX, sizeof(ly_benefit), p->mem, &room, &n, err));
+    ly_benefit *b = room;
     for (size_t i = 0; i < n; i++) {
         char q[160], f[192];
-        snprintf(q, sizeof q, "%s[%zu]", path, i);
-        json_t *o = json_array_get(v, i);
-        TRY(ly__pf_need_object(o, q, err));
-        TRY(ly__pf_only_keys(o, q, keys, err));
+        json_t *o;
+        TRY(ly__pf_item(v, path, i, keys, q, sizeof q, &o, err));
         snprintf(f, sizeof f, "%s.id", q);
         TRY(ly__pf_text(json_object_get(o, "id"), f, 64, p->mem, &b[i].id, err));
         for (size_t j = 0; j < i; j++)

@@ -365,8 +365,6 @@ static void cover(rctx *c, const json_t *doc, const char *title)
 
 static void sectionRfm(rctx *c, const json_t *rfm)
 {
-    sectionOpen(c, "rfm", "RFM: who brings the revenue",
-                "Customers split by Recency, Frequency and Monetary value into 27 cells (3 = best 25%, 1 = worst 25%).");
     const json_t *cells = arr(rfm, "cells");
     /* grid[m][r][f] for levels 1..3. */
     double share[3][3][3];
@@ -452,7 +450,7 @@ static void sectionRfm(rctx *c, const json_t *rfm)
     if (n > 0) {
         const char **labels = alloc(c, n * sizeof *labels), **vl = alloc(c, n * sizeof *vl);
         double *vals = alloc(c, n * sizeof *vals);
-        if (!labels || !vl || !vals) { sectionClose(c); return; }
+        if (!labels || !vl || !vals) return;
         ly_svg_table t = {.id = "table-rfm-segments", .caption = "Named segments (5\xc3\x97" "5\xc3\x97" "5 quintile scoring)",
                           .n_cols = 4, .head = (const char *[]){"Segment", "Customers", "Revenue", "Share of revenue"},
                           .align = "lrrr"};
@@ -484,7 +482,24 @@ static void sectionRfm(rctx *c, const json_t *rfm)
         }
         ly_svg_table_end(c->b);
     }
-    sectionClose(c);
+}
+
+/* The points of a curve drawn from the array a: x[i] and y[i] are the numbers at xkey and
+ * ykey of its i-th element (NAN when absent), with room for one more point. False when out
+ * of memory (the report is then marked failed). */
+static bool curveOf(rctx *c, const json_t *a, const char *xkey, const char *ykey, double **x,
+                    double **y)
+{
+    size_t n = json_array_size(a), i;
+    *x = alloc(c, (n + 1) * sizeof **x);
+    *y = alloc(c, (n + 1) * sizeof **y);
+    if (!*x || !*y) return false;
+    const json_t *p;
+    json_array_foreach(a, i, p) {
+        (*x)[i] = num(p, xkey);
+        (*y)[i] = num(p, ykey);
+    }
+    return true;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -493,17 +508,11 @@ static void sectionRfm(rctx *c, const json_t *rfm)
 
 static void sectionBoundaries(rctx *c, const json_t *bd)
 {
-    sectionOpen(c, "boundaries", "Sleep and churn boundaries",
-                "After how many days of absence does a customer stop coming back?");
     const json_t *curve = arr(bd, "curve");
     size_t n = json_array_size(curve), i;
-    double *x = alloc(c, (n + 1) * sizeof *x), *y = alloc(c, (n + 1) * sizeof *y);
-    if (!x || !y) { sectionClose(c); return; }
+    double *x, *y;
+    if (!curveOf(c, curve, "days", "p_return", &x, &y)) return;
     const json_t *p;
-    json_array_foreach(curve, i, p) {
-        x[i] = num(p, "days");
-        y[i] = num(p, "p_return");
-    }
     int64_t sleep = 0, churn = 0;
     bool hs = intOf(bd, "sleep_days", &sleep), hc = intOf(bd, "churn_days", &churn);
     double sl = num(bd, "sleep_level"), cl = num(bd, "churn_level");
@@ -555,7 +564,6 @@ static void sectionBoundaries(rctx *c, const json_t *bd)
         }
         ly_svg_table_end(c->b);
     }
-    sectionClose(c);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -564,17 +572,11 @@ static void sectionBoundaries(rctx *c, const json_t *bd)
 
 static void sectionLoyalty(rctx *c, const json_t *lo)
 {
-    sectionOpen(c, "loyalty", "Loyalty boundary",
-                "After how many deals does a customer stay with us?");
     const json_t *steps = arr(lo, "steps");
     size_t n = json_array_size(steps), i;
-    double *x = alloc(c, (n + 1) * sizeof *x), *y = alloc(c, (n + 1) * sizeof *y);
-    if (!x || !y) { sectionClose(c); return; }
+    double *x, *y;
+    if (!curveOf(c, steps, "n", "p_next", &x, &y)) return;
     const json_t *p;
-    json_array_foreach(steps, i, p) {
-        x[i] = num(p, "n");
-        y[i] = num(p, "p_next");
-    }
     int64_t bnd = 0;
     bool hb = intOf(lo, "boundary", &bnd);
     double lvl = num(lo, "level");
@@ -618,7 +620,6 @@ static void sectionLoyalty(rctx *c, const json_t *lo)
         }
         ly_svg_table_end(c->b);
     }
-    sectionClose(c);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -627,8 +628,6 @@ static void sectionLoyalty(rctx *c, const json_t *lo)
 
 static void sectionDeals(rctx *c, const json_t *de)
 {
-    sectionOpen(c, "deals", "Repeat deals and add-ons",
-                "How many purchases are new deals, and how many only complete an earlier one?");
     int64_t pu = 0, dl = 0, ai = 0, ad = 0;
     bool hp = intOf(de, "purchases", &pu), hd = intOf(de, "deals", &dl);
     bool hi = intOf(de, "addons_immediate", &ai), ha = intOf(de, "addons_deferred", &ad);
@@ -658,7 +657,6 @@ static void sectionDeals(rctx *c, const json_t *de)
     if (ha) ly_svg_table_row(c->b, &t, (const char *[]){"Add-ons, deferred", count(c, ad)}, NULL);
     if (isfinite(share)) ly_svg_table_row(c->b, &t, (const char *[]){"Add-on share", pct(c, share)}, NULL);
     ly_svg_table_end(c->b);
-    sectionClose(c);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -667,19 +665,16 @@ static void sectionDeals(rctx *c, const json_t *de)
 
 static void sectionDealToDeal(rctx *c, const json_t *dd)
 {
-    sectionOpen(c, "deal_to_deal", "From deal to deal",
-                "How many customers go from deal N to N+1, how long it takes, and how the receipt grows.");
     const json_t *by = arr(dd, "by_n");
     size_t n = json_array_size(by), i;
-    double *x = alloc(c, (n + 1) * sizeof *x), *y = alloc(c, (n + 1) * sizeof *y);
+    double *x, *y;
+    if (!curveOf(c, by, "n", "conversion", &x, &y)) return;
     double *rv = alloc(c, (n + 1) * sizeof *rv);
     const char **rl = alloc(c, (n + 1) * sizeof *rl), **rvl = alloc(c, (n + 1) * sizeof *rvl);
-    if (!x || !y || !rv || !rl || !rvl) { sectionClose(c); return; }
+    if (!rv || !rl || !rvl) return;
     const json_t *p;
     json_array_foreach(by, i, p) {
         int64_t ar = 0;
-        x[i] = num(p, "n");
-        y[i] = num(p, "conversion");
         bool ha = intOf(p, "avg_receipt", &ar);
         rv[i] = ha ? (double)ar / majorScale(c) : NAN; /* bar heights in major units */
         rvl[i] = ha ? money(c, ar, true) : NULL;
@@ -720,7 +715,6 @@ static void sectionDealToDeal(rctx *c, const json_t *dd)
         }
         ly_svg_table_end(c->b);
     }
-    sectionClose(c);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -729,12 +723,10 @@ static void sectionDealToDeal(rctx *c, const json_t *dd)
 
 static void sectionCohorts(rctx *c, const json_t *co)
 {
-    sectionOpen(c, "cohorts", "Cohort retention",
-                "Of the customers who first bought in a month, how many still buy months later?");
     const json_t *months = arr(co, "months");
     size_t n = json_array_size(months), i;
     ly_svg_cohort_row *rows = alloc(c, (n + 1) * sizeof *rows);
-    if (!rows) { sectionClose(c); return; }
+    if (!rows) return;
     bool first_is_one = n > 0;
     double sum1 = 0;
     size_t n1 = 0;
@@ -743,7 +735,7 @@ static void sectionCohorts(rctx *c, const json_t *co)
         const json_t *ret = arr(m, "retention");
         size_t k = json_array_size(ret);
         double *v = alloc(c, (k + 1) * sizeof *v);
-        if (!v) { sectionClose(c); return; }
+        if (!v) return;
         for (size_t j = 0; j < k; j++) {
             const json_t *e = json_array_get(ret, j);
             v[j] = json_is_number(e) ? json_number_value(e) : NAN;
@@ -770,7 +762,6 @@ static void sectionCohorts(rctx *c, const json_t *co)
                        : "each row is the customers whose first purchase fell in that month (n = their number). "
                          "Column k is the share of them who bought in the k-th month after it. Read down a column to "
                          "see whether newer cohorts keep better than older ones.");
-    sectionClose(c);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -779,13 +770,11 @@ static void sectionCohorts(rctx *c, const json_t *co)
 
 static void sectionStructure(rctx *c, const json_t *st)
 {
-    sectionOpen(c, "structure", "Receipt structure",
-                "What a receipt is made of: depth D (items), width (price position), Pu and P = Pu \xc3\x97 D.");
     const json_t *dh = arr(st, "depth_hist"), *wh = arr(st, "width_hist"), *bp = arr(st, "by_period");
     size_t nd = json_array_size(dh), nw = json_array_size(wh), i;
     double *dv = alloc(c, (nd + 1) * sizeof *dv), *wv = alloc(c, (nw + 1) * sizeof *wv);
     const char **dl = alloc(c, (nd + 1) * sizeof *dl), **wl = alloc(c, (nw + 1) * sizeof *wl);
-    if (!dv || !wv || !dl || !wl) { sectionClose(c); return; }
+    if (!dv || !wv || !dl || !wl) return;
     double total = 0, one = 0, wtotal = 0, wtop = 0;
     const json_t *p;
     json_array_foreach(dh, i, p) {
@@ -836,7 +825,6 @@ static void sectionStructure(rctx *c, const json_t *st)
         }
         ly_svg_table_end(c->b);
     }
-    sectionClose(c);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -884,8 +872,6 @@ static size_t *rankBy(rctx *c, const json_t *a, const char *key, size_t *n_out)
 
 static void sectionCopurchases(rctx *c, const json_t *cp)
 {
-    sectionOpen(c, "copurchases", "Bought together",
-                "Which products sell together, and which combos to build from them.");
     const json_t *combos = arr(cp, "combos"), *rules = arr(cp, "rules");
     size_t nc = 0, nr = 0;
     size_t *ci = rankBy(c, combos, "lift", &nc), *ri = rankBy(c, rules, "lift", &nr);
@@ -893,7 +879,7 @@ static void sectionCopurchases(rctx *c, const json_t *cp)
     if (nr > c->top_n) nr = c->top_n;
     const char **labels = alloc(c, (nc + 1) * sizeof *labels), **vl = alloc(c, (nc + 1) * sizeof *vl);
     double *vals = alloc(c, (nc + 1) * sizeof *vals);
-    if (!labels || !vl || !vals) { sectionClose(c); return; }
+    if (!labels || !vl || !vals) return;
     for (size_t k = 0; k < nc; k++) {
         const json_t *e = json_array_get(combos, ci[k]);
         labels[k] = joinItems(c, arr(e, "items"), " + ");
@@ -932,7 +918,6 @@ static void sectionCopurchases(rctx *c, const json_t *cp)
         }
         ly_svg_table_end(c->b);
     }
-    sectionClose(c);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -941,13 +926,11 @@ static void sectionCopurchases(rctx *c, const json_t *cp)
 
 static void sectionClv(rctx *c, const json_t *clv)
 {
-    sectionOpen(c, "clv", "Customer lifetime value",
-                "What each customer is expected to be worth, from a fitted model of buying and spending.");
     const json_t *hist = arr(clv, "hist");
     size_t n = json_array_size(hist), i;
     double *v = alloc(c, (n + 1) * sizeof *v);
     const char **l = alloc(c, (n + 1) * sizeof *l);
-    if (!v || !l) { sectionClose(c); return; }
+    if (!v || !l) return;
     double customers = 0;
     const json_t *p;
     json_array_foreach(hist, i, p) {
@@ -997,7 +980,6 @@ static void sectionClv(rctx *c, const json_t *clv)
         }
         ly_svg_table_end(c->b);
     }
-    sectionClose(c);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1015,13 +997,11 @@ static const char *withChange(rctx *c, const char *value, const json_t *change, 
 
 static void sectionProfit(rctx *c, const json_t *pr)
 {
-    sectionOpen(c, "profit", "The profit formula",
-                "Revenue = CL \xc3\x97 Qs \xc3\x97 P, P = Pu \xc3\x97 D: which lever moved, period by period.");
     const json_t *periods = arr(pr, "periods");
     size_t n = json_array_size(periods), i;
     double *rv = alloc(c, (n + 1) * sizeof *rv);
     const char **rl = alloc(c, (n + 1) * sizeof *rl), **rvl = alloc(c, (n + 1) * sizeof *rvl);
-    if (!rv || !rl || !rvl) { sectionClose(c); return; }
+    if (!rv || !rl || !rvl) return;
     const json_t *p;
     json_array_foreach(periods, i, p) {
         int64_t r = 0;
@@ -1104,12 +1084,52 @@ static void sectionProfit(rctx *c, const json_t *pr)
         }
         if (any) ly_svg_table_end(c->b);
     }
-    sectionClose(c);
 }
 
 /* ---------------------------------------------------------------------------------------
  * The document
  * ------------------------------------------------------------------------------------- */
+
+/* The numbered sections, in report order: the key of the analysis document's section (also
+ * the HTML id "sec-KEY"), its heading and its question. Each body writes between the header
+ * and the section's end, which the caller writes (and frees the section's arena) even when
+ * the body returns early. */
+typedef void (*sectionBody)(rctx *c, const json_t *section);
+static const struct {
+    const char *key, *title, *question;
+    sectionBody body;
+} SECTIONS[] = {
+    {"rfm", "RFM: who brings the revenue",
+     "Customers split by Recency, Frequency and Monetary value into 27 cells (3 = best 25%, 1 = worst 25%).",
+     sectionRfm},
+    {"boundaries", "Sleep and churn boundaries",
+     "After how many days of absence does a customer stop coming back?",
+     sectionBoundaries},
+    {"loyalty", "Loyalty boundary",
+     "After how many deals does a customer stay with us?",
+     sectionLoyalty},
+    {"deals", "Repeat deals and add-ons",
+     "How many purchases are new deals, and how many only complete an earlier one?",
+     sectionDeals},
+    {"deal_to_deal", "From deal to deal",
+     "How many customers go from deal N to N+1, how long it takes, and how the receipt grows.",
+     sectionDealToDeal},
+    {"cohorts", "Cohort retention",
+     "Of the customers who first bought in a month, how many still buy months later?",
+     sectionCohorts},
+    {"structure", "Receipt structure",
+     "What a receipt is made of: depth D (items), width (price position), Pu and P = Pu \xc3\x97 D.",
+     sectionStructure},
+    {"copurchases", "Bought together",
+     "Which products sell together, and which combos to build from them.",
+     sectionCopurchases},
+    {"clv", "Customer lifetime value",
+     "What each customer is expected to be worth, from a fitted model of buying and spending.",
+     sectionClv},
+    {"profit", "The profit formula",
+     "Revenue = CL \xc3\x97 Qs \xc3\x97 P, P = Pu \xc3\x97 D: which lever moved, period by period.",
+     sectionProfit},
+};
 
 static const char CSS[] =
     ":root{--ink:#1d2733;--muted:#5b6776;--line:#dfe5ec;--accent:#1f5f99;--paper:#ffffff;--bg:#f4f6f9}"
@@ -1197,16 +1217,12 @@ ly_err ly_report_html(const json_t *doc, const ly_report_html_opts *opts, char *
     ly_svg_buf_puts(&b, "</style></head><body><main>");
     cover(&c, doc, title);
     const json_t *s;
-    if ((s = section(doc, "rfm"))) sectionRfm(&c, s);
-    if ((s = section(doc, "boundaries"))) sectionBoundaries(&c, s);
-    if ((s = section(doc, "loyalty"))) sectionLoyalty(&c, s);
-    if ((s = section(doc, "deals"))) sectionDeals(&c, s);
-    if ((s = section(doc, "deal_to_deal"))) sectionDealToDeal(&c, s);
-    if ((s = section(doc, "cohorts"))) sectionCohorts(&c, s);
-    if ((s = section(doc, "structure"))) sectionStructure(&c, s);
-    if ((s = section(doc, "copurchases"))) sectionCopurchases(&c, s);
-    if ((s = section(doc, "clv"))) sectionClv(&c, s);
-    if ((s = section(doc, "profit"))) sectionProfit(&c, s);
+    for (size_t i = 0; i < sizeof SECTIONS / sizeof SECTIONS[0]; i++) {
+        if (!(s = section(doc, SECTIONS[i].key))) continue;
+        sectionOpen(&c, SECTIONS[i].key, SECTIONS[i].title, SECTIONS[i].question);
+        SECTIONS[i].body(&c, s);
+        sectionClose(&c);
+    }
     if ((s = section(doc, "maturity"))) ly_report_maturity_section(&b, s, ++c.section_no);
     if (c.section_no == 0)
         ly_svg_buf_puts(&b, "<section id=\"sec-empty\" data-section=\"empty\"><p class=\"reading\">The analysis "

@@ -206,6 +206,83 @@ static ly_err reward(ly_service *s, ly_db *db, struct ly_program_ref *ref, const
     return LY_OK;
 }
 
+/* The key of a quest's reward for one period and customer, "quest:ID:PERIOD:CUSTOMER" (in
+ * a): the idempotency key of its points and the key its coupon code is stored under. NULL
+ * when out of memory. */
+static const char *questKey(ly_arena *a, const ly_quest *q, const char *period,
+                            int64_t customer_id)
+{
+    return ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period, (long long)customer_id);
+}
+
+/* Gives customer_id the reward of quest q completed in period, under questKey; *code (when
+ * not NULL) is the coupon code issued, as reward() sets it. */
+static ly_err rewardQuest(ly_service *s, ly_db *db, struct ly_program_ref *ref, const ly_quest *q,
+                          const char *period, int64_t customer_id, ly_time now, ly_arena *a,
+                          const char **code, ly_error *err)
+{
+    const char *key = questKey(a, q, period, customer_id);
+    if (!key) return oom(err);
+    return reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, q->coupon,
+                  customer_id, now, a, code, err);
+}
+
+/* Counts one more toward quest q for customer_id in period; with receipt_id, also records
+ * that count as the receipt's contribution (so that its return takes it back). Reaching the
+ * target completes the period now and gives its reward (rewardQuest); a period completed
+ * before keeps its time and gives nothing again. */
+static ly_err countStep(ly_service *s, ly_db *db, struct ly_program_ref *ref, const ly_quest *q,
+                        const char *period, int64_t customer_id, const char *receipt_id,
+                        ly_time now, ly_arena *a, ly_error *err)
+{
+    int64_t before;
+    ly_time done_at;
+    ly_err rc = ly_db_quest_progress_get(db, customer_id, q->id, period, &before, &done_at, err);
+    if (rc != LY_OK && rc != LY_ENOTFOUND) return rc;
+    ly_error_clear(err);
+    bool completed = done_at == 0 && before + 1 >= q->target;
+    TRY(ly_db_quest_progress_put(db, customer_id, q->id, period, before + 1,
+                                 completed ? now : done_at, now, err));
+    if (receipt_id) {
+        ly_quest_contribution c = {q->id, period, customer_id, 1};
+        TRY(ly_db_quest_contribution_put(db, receipt_id, &c, err));
+    }
+    if (!completed) return LY_OK;
+    return rewardQuest(s, db, ref, q, period, customer_id, now, a, NULL, err);
+}
+
+/* The quest of the program with this id, or NULL when it has none (any more). */
+static const ly_quest *questById(const ly_quests *qs, const char *id)
+{
+    for (size_t i = 0; qs && i < qs->n_quests; i++)
+        if (strcmp(qs->quests[i].id, id) == 0) return &qs->quests[i];
+    return NULL;
+}
+
+/* A receipt's contribution c to quest q shrinks to `left` (a return): the period's progress
+ * loses the difference (not below 0) and the contribution is stored as left under
+ * receipt_id. A completed period stays completed and keeps its reward (completed_at is
+ * kept, docs/quests.md); a period with no progress any more is left alone. */
+static ly_err takeBack(ly_db *db, const ly_quest *q, const ly_quest_contribution *c, int64_t left,
+                       const char *receipt_id, ly_time now, ly_error *err)
+{
+    int64_t value;
+    ly_time done_at;
+    ly_err rc = ly_db_quest_progress_get(db, c->customer_id, q->id, c->period, &value, &done_at,
+                                         err);
+    if (rc == LY_ENOTFOUND) {
+        ly_error_clear(err);
+        return LY_OK;
+    }
+    TRY(rc);
+    value -= c->value - left;
+    if (value < 0) value = 0;
+    TRY(ly_db_quest_progress_put(db, c->customer_id, q->id, c->period, value, done_at, now, err));
+    ly_quest_contribution upd = *c;
+    upd.value = left;
+    return ly_db_quest_contribution_put(db, receipt_id, &upd, err);
+}
+
 /* The first step of the schedule at or above `weeks`, or NULL past the last. */
 static const ly_streak_reward *streakNext(const ly_quests *qs, int64_t weeks)
 {
@@ -330,11 +407,7 @@ ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
         ly_quest_contribution c = {q->id, period, customer_id, v};
         TRY(ly_db_quest_contribution_put(db, r->receipt_id, &c, err));
         if (st->completed) {
-            const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period,
-                                              (long long)customer_id);
-            if (!key) return oom(err);
-            TRY(reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, q->coupon,
-                       customer_id, now, a, &st->coupon_code, err));
+            TRY(rewardQuest(s, db, ref, q, period, customer_id, now, a, &st->coupon_code, err));
         }
     }
     if (qs->n_streak) {
@@ -347,28 +420,31 @@ ly_err ly__quests_receipt(ly_service *s, ly_db *db, struct ly_program_ref *ref,
     return LY_OK;
 }
 
-/* Advances by 1 the running quests of `kind` whose questionnaire or event type is `name`. */
+/* Advances by 1 the customer's running quests of `kind` (those in their audience) whose
+ * questionnaire or event type is `name` (NULL: every quest of the kind, as for referrals);
+ * with receipt_id the count is that receipt's contribution (countStep). */
 static ly_err countOne(ly_service *s, ly_db *db, struct ly_program_ref *ref, int64_t customer_id,
-                       ly_quest_kind kind, const char *name, ly_time at, ly_time now,
-                       ly_arena *a, ly_error *err);
+                       ly_quest_kind kind, const char *name, const char *receipt_id, ly_time at,
+                       ly_time now, ly_arena *a, ly_error *err);
 
 ly_err ly__quests_answered(ly_service *s, ly_db *db, struct ly_program_ref *ref,
                            int64_t customer_id, const char *questionnaire, ly_time at,
                            ly_time now, ly_arena *a, ly_error *err)
 {
-    return countOne(s, db, ref, customer_id, LY_QUEST_ANSWERS, questionnaire, at, now, a, err);
+    return countOne(s, db, ref, customer_id, LY_QUEST_ANSWERS, questionnaire, NULL, at, now, a,
+                    err);
 }
 
 ly_err ly__quests_event(ly_service *s, ly_db *db, struct ly_program_ref *ref,
                         int64_t customer_id, const char *type, ly_time at, ly_time now,
                         ly_arena *a, ly_error *err)
 {
-    return countOne(s, db, ref, customer_id, LY_QUEST_EVENT, type, at, now, a, err);
+    return countOne(s, db, ref, customer_id, LY_QUEST_EVENT, type, NULL, at, now, a, err);
 }
 
 static ly_err countOne(ly_service *s, ly_db *db, struct ly_program_ref *ref, int64_t customer_id,
-                       ly_quest_kind kind, const char *name, ly_time at, ly_time now,
-                       ly_arena *a, ly_error *err)
+                       ly_quest_kind kind, const char *name, const char *receipt_id, ly_time at,
+                       ly_time now, ly_arena *a, ly_error *err)
 {
     const ly_quests *qs = ref->p.quests;
     if (!qs || customer_id <= 0) return LY_OK;
@@ -378,7 +454,7 @@ static ly_err countOne(ly_service *s, ly_db *db, struct ly_program_ref *ref, int
     for (size_t i = 0; i < qs->n_quests; i++) {
         const ly_quest *q = &qs->quests[i];
         const char *of = kind == LY_QUEST_ANSWERS ? q->questionnaire : q->event_type;
-        if (q->kind != kind || strcmp(of, name) != 0 || !ly_quest_runs(q, day)) continue;
+        if (q->kind != kind || (name && strcmp(of, name) != 0) || !ly_quest_runs(q, day)) continue;
         if (!au_read) {
             TRY(audienceOf(s, db, &ref->p, customer_id, a, &au, err));
             au_read = true;
@@ -386,20 +462,7 @@ static ly_err countOne(ly_service *s, ly_db *db, struct ly_program_ref *ref, int
         if (!inAudience(q, &au, customer_id)) continue;
         char period[16];
         ly_quest_period_key(q, day, period, sizeof period);
-        int64_t before;
-        ly_time done_at;
-        ly_err rc = ly_db_quest_progress_get(db, customer_id, q->id, period, &before, &done_at, err);
-        if (rc != LY_OK && rc != LY_ENOTFOUND) return rc;
-        ly_error_clear(err);
-        bool completed = done_at == 0 && before + 1 >= q->target;
-        TRY(ly_db_quest_progress_put(db, customer_id, q->id, period, before + 1,
-                                     completed ? now : done_at, now, err));
-        if (!completed) continue;
-        const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period,
-                                          (long long)customer_id);
-        if (!key) return oom(err);
-        TRY(reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, q->coupon,
-                   customer_id, now, a, NULL, err));
+        TRY(countStep(s, db, ref, q, period, customer_id, receipt_id, now, a, err));
     }
     return LY_OK;
 }
@@ -419,31 +482,13 @@ ly_err ly__quests_returned(ly_service *s, ly_db *db, const ly_program *prog,
     ly_money *paid = paidOf(r, &rcpt->pricing, a);
     if (!paid) return oom(err);
     for (size_t i = 0; i < n; i++) {
-        const ly_quest *q = NULL;
-        for (size_t j = 0; j < qs->n_quests && !q; j++)
-            if (strcmp(qs->quests[j].id, c[i].quest_id) == 0) q = &qs->quests[j];
+        const ly_quest *q = questById(qs, c[i].quest_id);
         /* A quest the program no longer has: its progress no longer matters. A referral
          * quest follows the referral, after rewards.c (ly__quests_referral_returned). */
         if (!q || q->kind == LY_QUEST_REFERRALS) continue;
         int64_t left = ly_quest_value(q, r->lines, paid, rcpt->returned, r->n_lines);
         if (left >= c[i].value) continue;
-        int64_t value;
-        ly_time done_at;
-        ly_err rc = ly_db_quest_progress_get(db, c[i].customer_id, q->id, c[i].period, &value,
-                                             &done_at, err);
-        if (rc == LY_ENOTFOUND) {
-            ly_error_clear(err);
-            continue;
-        }
-        TRY(rc);
-        value -= c[i].value - left;
-        if (value < 0) value = 0;
-        /* The reward of a completed quest stays: completed_at is kept (docs/quests.md). */
-        TRY(ly_db_quest_progress_put(db, c[i].customer_id, q->id, c[i].period, value, done_at,
-                                     now, err));
-        ly_quest_contribution upd = c[i];
-        upd.value = left;
-        TRY(ly_db_quest_contribution_put(db, r->receipt_id, &upd, err));
+        TRY(takeBack(db, q, &c[i], left, r->receipt_id, now, err));
     }
     return LY_OK;
 }
@@ -486,37 +531,8 @@ ly_err ly__quests_referral_confirmed(ly_service *s, ly_db *db, struct ly_program
     }
     TRY(rc);
     if (referrer.id == customer_id) return LY_OK;
-    int64_t day = ly_local_day(&s->cal, r->time);
-    audience au;
-    bool au_read = false;
-    for (size_t i = 0; i < qs->n_quests; i++) {
-        const ly_quest *q = &qs->quests[i];
-        if (q->kind != LY_QUEST_REFERRALS || !ly_quest_runs(q, day)) continue;
-        if (!au_read) {
-            TRY(audienceOf(s, db, &ref->p, referrer.id, a, &au, err));
-            au_read = true;
-        }
-        if (!inAudience(q, &au, referrer.id)) continue;
-        char period[16];
-        ly_quest_period_key(q, day, period, sizeof period);
-        int64_t before;
-        ly_time done_at;
-        rc = ly_db_quest_progress_get(db, referrer.id, q->id, period, &before, &done_at, err);
-        if (rc != LY_OK && rc != LY_ENOTFOUND) return rc;
-        ly_error_clear(err);
-        bool completed = done_at == 0 && before + 1 >= q->target;
-        TRY(ly_db_quest_progress_put(db, referrer.id, q->id, period, before + 1,
-                                     completed ? now : done_at, now, err));
-        ly_quest_contribution c = {q->id, period, referrer.id, 1};
-        TRY(ly_db_quest_contribution_put(db, r->receipt_id, &c, err));
-        if (!completed) continue;
-        const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period,
-                                          (long long)referrer.id);
-        if (!key) return oom(err);
-        TRY(reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, q->coupon,
-                   referrer.id, now, a, NULL, err));
-    }
-    return LY_OK;
+    return countOne(s, db, ref, referrer.id, LY_QUEST_REFERRALS, NULL, r->receipt_id, r->time, now,
+                    a, err);
 }
 
 ly_err ly__quests_referral_returned(ly_service *s, ly_db *db, const ly_program *prog,
@@ -532,9 +548,7 @@ ly_err ly__quests_referral_returned(ly_service *s, ly_db *db, const ly_program *
     TRY(ly_db_quest_contributions(db, rid, a, &c, &n, err));
     bool read = false, still = false;
     for (size_t i = 0; i < n; i++) {
-        const ly_quest *q = NULL;
-        for (size_t j = 0; j < qs->n_quests && !q; j++)
-            if (strcmp(qs->quests[j].id, c[i].quest_id) == 0) q = &qs->quests[j];
+        const ly_quest *q = questById(qs, c[i].quest_id);
         if (!q || q->kind != LY_QUEST_REFERRALS || c[i].value <= 0) continue;
         if (!read) {
             /* Does the receipt still qualify a referral? rewards.c has just unqualified it
@@ -543,22 +557,7 @@ ly_err ly__quests_referral_returned(ly_service *s, ly_db *db, const ly_program *
             read = true;
         }
         if (still) return LY_OK;
-        int64_t value;
-        ly_time done_at;
-        ly_err rc = ly_db_quest_progress_get(db, c[i].customer_id, q->id, c[i].period, &value,
-                                             &done_at, err);
-        if (rc == LY_ENOTFOUND) {
-            ly_error_clear(err);
-            continue;
-        }
-        TRY(rc);
-        value = value > c[i].value ? value - c[i].value : 0;
-        /* A completed quest stays completed and keeps its reward (docs/quests.md). */
-        TRY(ly_db_quest_progress_put(db, c[i].customer_id, q->id, c[i].period, value, done_at,
-                                     now, err));
-        ly_quest_contribution upd = c[i];
-        upd.value = 0;
-        TRY(ly_db_quest_contribution_put(db, rid, &upd, err));
+        TRY(takeBack(db, q, &c[i], 0, rid, now, err));
     }
     return LY_OK;
 }
@@ -635,8 +634,7 @@ ly_err ly_service_quests_view(ly_service *s, int64_t customer_id, ly_time now, l
         if (rc != LY_OK) goto done;
         if (q->coupon && v->completed_at) {
             /* The code of this period's reward, under the reward's key. */
-            const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period,
-                                              (long long)customer_id);
+            const char *key = questKey(a, q, period, customer_id);
             ly_quest_coupon qc;
             rc = key ? ly_db_quest_coupon_get(db, key, a, &qc, err) : oom(err);
             if (rc == LY_OK) v->coupon_code = qc.code;
@@ -861,14 +859,9 @@ ly_err ly__quests_merge_complete(ly_service *s, ly_db *db, struct ly_program_ref
                                  int64_t value, ly_time now, ly_arena *a, ly_error *err)
 {
     const ly_quests *qs = ref->p.quests;
-    const ly_quest *q = NULL;
-    for (size_t i = 0; qs && i < qs->n_quests && !q; i++)
-        if (strcmp(qs->quests[i].id, quest_id) == 0) q = &qs->quests[i];
+    const ly_quest *q = questById(qs, quest_id);
     /* A quest the program no longer has cannot be completed: its target is unknown. */
     if (!q || value < q->target) return LY_OK;
     TRY(ly_db_quest_progress_put(db, customer_id, q->id, period, value, now, now, err));
-    const char *key = ly_arena_printf(a, "quest:%s:%s:%lld", q->id, period, (long long)customer_id);
-    if (!key) return oom(err);
-    return reward(s, db, ref, q->id, period, key, q->points, q->badge, q->xp, q->coupon,
-                  customer_id, now, a, NULL, err);
+    return rewardQuest(s, db, ref, q, period, customer_id, now, a, NULL, err);
 }

@@ -586,13 +586,10 @@ ly_err ly__rw_op_event(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     ly_stored_event prior;
     ly_err rc = ly_db_event_find(db, in->event_id, op->arena, &prior, err);
     if (rc == LY_OK) {
-        if (memcmp(prior.request_hash, op->request_hash, 32) != 0)
+        if (!ly__op_replay(op, prior.request_hash, 201, prior.response))
             return ly_error_set(err, LY_ECONFLICT, "event_conflict", "event_id",
                                 "event %s was already recorded with different contents",
                                 in->event_id);
-        op->replayed = true;
-        op->status = 201;
-        op->response = prior.response;
         return LY_OK;
     }
     if (rc != LY_ENOTFOUND) return rc;
@@ -774,94 +771,122 @@ bool ly_service_referrals_offered(ly_service *s)
  * Scheduled rewards
  * ------------------------------------------------------------------------------------- */
 
-typedef struct batchJob {
+/* A scheduled reward run over due customers, a page of ids at a time: `page` lists the next
+ * ids after `after` (reader), `step` rewards one of them inside the page's write transaction
+ * and adds what it gave to j->given. Each step gets a fresh arena. */
+typedef struct batchJob batchJob;
+typedef ly_err (*batchPageFn)(ly_db *db, const batchJob *j, int64_t after, ly_arena *a,
+                              int64_t **ids, size_t *n, ly_error *err);
+typedef ly_err (*batchStepFn)(batchJob *j, ly_db *db, int64_t id, ly_arena *a, ly_error *err);
+
+struct batchJob {
     ly_service *s;
     struct ly_program_ref *prog;
     const int64_t *ids;
     size_t n;
     ly_time now;
     int year;          /* birthdays: the year of the birthday */
+    const char *mmdd;  /* birthdays: the birth date the page lists */
+    batchStepFn step;
     int64_t given;
-} batchJob;
+};
 
-static ly_err runReferrals(ly_db *db, void *ctx, ly_error *err)
+/* The write transaction of one page: step over its ids until one fails. */
+static ly_err runBatch(ly_db *db, void *ctx, ly_error *err)
 {
     batchJob *j = ctx;
-    const ly_rewards *rwp = j->prog->p.rewards;
     ly_arena a = {0};
     ly_err rc = LY_OK;
     j->given = 0;
     for (size_t i = 0; i < j->n && rc == LY_OK; i++) {
-        ly_referral ref;
-        rc = ly_db_referral_get(db, j->ids[i], &a, &ref, err);
-        if (rc != LY_OK || ref.rewarded_at || !ref.due_at || ref.due_at > j->now) {
-            ly_arena_free(&a);
-            continue;
-        }
-        char key[64];
-        if (rc == LY_OK && rwp->referrer_points > 0) {
-            snprintf(key, sizeof key, "referral:%lld:referrer", (long long)ref.referee);
-            rc = bonusGive(j->s, db, j->prog, &a, j->now, ref.referrer, key, rwp->referrer_points,
-                           "referral reward: a friend's first purchase", NULL, NULL, NULL, err);
-        }
-        if (rc == LY_OK && rwp->newcomer_points > 0) {
-            snprintf(key, sizeof key, "referral:%lld:newcomer", (long long)ref.referee);
-            rc = bonusGive(j->s, db, j->prog, &a, j->now, ref.referee, key, rwp->newcomer_points,
-                           "referral reward: joined on a friend's invitation", NULL, NULL, NULL, err);
-        }
-        if (rc == LY_OK)
-            rc = ly_db_referral_rewarded(db, ref.referee, j->now, rwp->referrer_points,
-                                         rwp->newcomer_points, err);
-        if (rc == LY_OK) j->given++;
+        rc = j->step(j, db, j->ids[i], &a, err);
         ly_arena_free(&a);
     }
     ly_arena_free(&a);
     return rc;
 }
 
-static ly_err runBirthdays(ly_db *db, void *ctx, ly_error *err)
+/* Pages through the due ids (job's s, prog, now, year and mmdd set by the caller), one write
+ * transaction a page; *given adds what the steps gave. */
+static ly_err runInBatches(batchJob *job, batchPageFn page, int64_t *given, ly_error *err)
 {
-    batchJob *j = ctx;
-    const ly_rewards *rwp = j->prog->p.rewards;
-    ly_arena a = {0};
-    ly_err rc = LY_OK;
-    j->given = 0;
-    for (size_t i = 0; i < j->n && rc == LY_OK; i++) {
-        char key[64], note[48];
-        snprintf(key, sizeof key, "birthday:%lld:%d", (long long)j->ids[i], j->year);
-        snprintf(note, sizeof note, "birthday bonus %d", j->year);
-        bool given = false;
-        rc = bonusGive(j->s, db, j->prog, &a, j->now, j->ids[i], key, rwp->birthday_points, note,
-                       &given, NULL, NULL, err);
-        j->given += given;
+    int64_t after = 0;
+    for (;;) {
+        ly_db *db = ly_store_reader(job->s->store, err);
+        if (!db) return LY_EIO;
+        ly_arena a = {0};
+        int64_t *ids;
+        size_t n;
+        ly_err rc = page(db, job, after, &a, &ids, &n, err);
+        if (rc != LY_OK || n == 0) {
+            ly_arena_free(&a);
+            return rc;
+        }
+        job->ids = ids;
+        job->n = n;
+        rc = ly_store_write(job->s->store, runBatch, job, err);
+        after = ids[n - 1];
         ly_arena_free(&a);
+        TRY(rc);
+        *given += job->given;
     }
-    ly_arena_free(&a);
+}
+
+static ly_err referralsPage(ly_db *db, const batchJob *j, int64_t after, ly_arena *a,
+                            int64_t **ids, size_t *n, ly_error *err)
+{
+    return ly_db_referrals_due(db, j->now, after, MAINTAIN_BATCH, a, ids, n, err);
+}
+
+/* Rewards one referral that has come due (both sides' points), once. */
+static ly_err referralStep(batchJob *j, ly_db *db, int64_t id, ly_arena *a, ly_error *err)
+{
+    const ly_rewards *rwp = j->prog->p.rewards;
+    ly_referral ref;
+    ly_err rc = ly_db_referral_get(db, id, a, &ref, err);
+    if (rc != LY_OK || ref.rewarded_at || !ref.due_at || ref.due_at > j->now) return rc;
+    char key[64];
+    if (rwp->referrer_points > 0) {
+        snprintf(key, sizeof key, "referral:%lld:referrer", (long long)ref.referee);
+        rc = bonusGive(j->s, db, j->prog, a, j->now, ref.referrer, key, rwp->referrer_points,
+                       "referral reward: a friend's first purchase", NULL, NULL, NULL, err);
+    }
+    if (rc == LY_OK && rwp->newcomer_points > 0) {
+        snprintf(key, sizeof key, "referral:%lld:newcomer", (long long)ref.referee);
+        rc = bonusGive(j->s, db, j->prog, a, j->now, ref.referee, key, rwp->newcomer_points,
+                       "referral reward: joined on a friend's invitation", NULL, NULL, NULL, err);
+    }
+    if (rc == LY_OK)
+        rc = ly_db_referral_rewarded(db, ref.referee, j->now, rwp->referrer_points,
+                                     rwp->newcomer_points, err);
+    if (rc == LY_OK) j->given++;
     return rc;
 }
 
 static ly_err maintainReferrals(ly_service *s, struct ly_program_ref *prog, ly_time now,
                                 ly_maintain_result *out, ly_error *err)
 {
-    int64_t after = 0;
-    for (;;) {
-        ly_db *db = ly_store_reader(s->store, err);
-        if (!db) return LY_EIO;
-        ly_arena a = {0};
-        int64_t *ids;
-        size_t n;
-        ly_err rc = ly_db_referrals_due(db, now, after, MAINTAIN_BATCH, &a, &ids, &n, err);
-        if (rc != LY_OK || n == 0) {
-            ly_arena_free(&a);
-            return rc;
-        }
-        batchJob j = {.s = s, .prog = prog, .ids = ids, .n = n, .now = now};
-        rc = ly_store_write(s->store, runReferrals, &j, err);
-        after = ids[n - 1];
-        ly_arena_free(&a);
-        TRY(rc);
-        out->referrals_rewarded += j.given;
-    }
+    batchJob j = {.s = s, .prog = prog, .now = now, .step = referralStep};
+    return runInBatches(&j, referralsPage, &out->referrals_rewarded, err);
+}
+
+static ly_err birthdaysPage(ly_db *db, const batchJob *j, int64_t after, ly_arena *a,
+                            int64_t **ids, size_t *n, ly_error *err)
+{
+    return ly_db_birthday_candidates(db, j->mmdd, j->year, after, MAINTAIN_BATCH, a, ids, n, err);
+}
+
+/* Gives one customer the birthday bonus of j->year, once. */
+static ly_err birthdayStep(batchJob *j, ly_db *db, int64_t id, ly_arena *a, ly_error *err)
+{
+    char key[64], note[48];
+    snprintf(key, sizeof key, "birthday:%lld:%d", (long long)id, j->year);
+    snprintf(note, sizeof note, "birthday bonus %d", j->year);
+    bool given = false;
+    ly_err rc = bonusGive(j->s, db, j->prog, a, j->now, id, key,
+                          j->prog->p.rewards->birthday_points, note, &given, NULL, NULL, err);
+    j->given += given;
+    return rc;
 }
 
 /* The customers whose birthday (born on mmdd) falls on a day of `year` whose window holds
@@ -869,25 +894,9 @@ static ly_err maintainReferrals(ly_service *s, struct ly_program_ref *prog, ly_t
 static ly_err birthdaysOn(ly_service *s, struct ly_program_ref *prog, const char *mmdd, int year,
                           ly_time now, ly_maintain_result *out, ly_error *err)
 {
-    int64_t after = 0;
-    for (;;) {
-        ly_db *db = ly_store_reader(s->store, err);
-        if (!db) return LY_EIO;
-        ly_arena a = {0};
-        int64_t *ids;
-        size_t n;
-        ly_err rc = ly_db_birthday_candidates(db, mmdd, year, after, MAINTAIN_BATCH, &a, &ids, &n, err);
-        if (rc != LY_OK || n == 0) {
-            ly_arena_free(&a);
-            return rc;
-        }
-        batchJob j = {.s = s, .prog = prog, .ids = ids, .n = n, .now = now, .year = year};
-        rc = ly_store_write(s->store, runBirthdays, &j, err);
-        after = ids[n - 1];
-        ly_arena_free(&a);
-        TRY(rc);
-        out->birthday_bonuses += j.given;
-    }
+    batchJob j = {.s = s, .prog = prog, .now = now, .year = year, .mmdd = mmdd,
+                  .step = birthdayStep};
+    return runInBatches(&j, birthdaysPage, &out->birthday_bonuses, err);
 }
 
 static bool leapYear(int y)

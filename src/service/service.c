@@ -270,38 +270,41 @@ static ly_err entryWrite(ly_db *db, int64_t customer_id, ly_entry_kind kind, ly_
     return ly_db_entry_insert(db, &e, err);
 }
 
-/* Activates and expires the lots of w that are due at now, writing an entry for each when
- * db is not NULL (NULL: only simulate, for reads). */
-static ly_err walletSettleDue(ly_db *db, wallet *w, ly_time now, ly_maintain_result *stats,
-                              ly_error *err)
+/* One pass of walletSettleDue: every lot of w still pending (expire: still active) whose
+ * activation (expire: expiry, when it has one) is due at now moves on in the ledger, with an
+ * entry dated at that time when db is not NULL. stats counts the lots and their points. */
+static ly_err walletSettlePass(ly_db *db, wallet *w, bool expire, ly_time now,
+                               ly_maintain_result *stats, ly_error *err)
 {
     for (size_t i = 0; i < w->n; i++) {
         ly_lot *l = &w->lots[i];
-        if (l->state == LY_LOT_PENDING && l->active_at <= now) {
-            ly_points pts = l->remaining;
-            ly_delta d = ly_ledger_activate(&w->acc, l);
-            if (db) TRY(entryWrite(db, w->customer_id, LY_ENTRY_ACTIVATE, d, l->id, NULL, NULL,
-                                   NULL, NULL, l->active_at, err));
-            if (stats) {
-                stats->lots_activated++;
-                stats->points_activated += pts;
-            }
-        }
-    }
-    for (size_t i = 0; i < w->n; i++) {
-        ly_lot *l = &w->lots[i];
-        if (l->state == LY_LOT_ACTIVE && l->expires_at && l->expires_at <= now) {
-            ly_points pts = l->remaining;
-            ly_delta d = ly_ledger_expire(&w->acc, l);
-            if (db) TRY(entryWrite(db, w->customer_id, LY_ENTRY_EXPIRE, d, l->id, NULL, NULL,
-                                   NULL, NULL, l->expires_at, err));
-            if (stats) {
-                stats->lots_expired++;
-                stats->points_expired += pts;
-            }
+        bool due = expire ? l->state == LY_LOT_ACTIVE && l->expires_at && l->expires_at <= now
+                          : l->state == LY_LOT_PENDING && l->active_at <= now;
+        if (!due) continue;
+        ly_points pts = l->remaining;
+        ly_time at = expire ? l->expires_at : l->active_at;
+        ly_delta d = expire ? ly_ledger_expire(&w->acc, l) : ly_ledger_activate(&w->acc, l);
+        if (db) TRY(entryWrite(db, w->customer_id, expire ? LY_ENTRY_EXPIRE : LY_ENTRY_ACTIVATE, d,
+                               l->id, NULL, NULL, NULL, NULL, at, err));
+        if (stats && expire) {
+            stats->lots_expired++;
+            stats->points_expired += pts;
+        } else if (stats) {
+            stats->lots_activated++;
+            stats->points_activated += pts;
         }
     }
     return LY_OK;
+}
+
+/* Activates and expires the lots of w that are due at now, writing an entry for each when
+ * db is not NULL (NULL: only simulate, for reads). All activations come first, so that a lot
+ * both activating and expiring by now does both. */
+static ly_err walletSettleDue(ly_db *db, wallet *w, ly_time now, ly_maintain_result *stats,
+                              ly_error *err)
+{
+    TRY(walletSettlePass(db, w, false, now, stats, err));
+    return walletSettlePass(db, w, true, now, stats, err);
 }
 
 /* Writes the dirty lots and the account sums of w. */
@@ -689,6 +692,15 @@ static ly_err render(ly_op *op, ly_error *err)
     return op->response ? LY_OK : oom(err);
 }
 
+bool ly__op_replay(ly_op *op, const uint8_t stored_hash[32], int status, const char *response)
+{
+    if (memcmp(stored_hash, op->request_hash, 32) != 0) return false;
+    op->replayed = true;
+    op->status = status;
+    op->response = response;
+    return true;
+}
+
 /* For operations keyed by Idempotency-Key: answers a retry from the stored response.
  * Returns LY_OK with op->replayed set, LY_ENOTFOUND when the key is new, or an error. */
 static ly_err idemCheck(ly_db *db, ly_op *op, const char *scope, ly_error *err)
@@ -701,12 +713,9 @@ static ly_err idemCheck(ly_db *db, ly_op *op, const char *scope, ly_error *err)
     const char *resp;
     ly_err rc = ly_db_idem_get(db, key, op->arena, h, &status, &resp, err);
     if (rc != LY_OK) return rc;
-    if (memcmp(h, op->request_hash, 32) != 0)
+    if (!ly__op_replay(op, h, status, resp))
         return ly_error_set(err, LY_ECONFLICT, "idempotency_conflict", "Idempotency-Key",
                             "this key was used with a different request");
-    op->replayed = true;
-    op->status = status;
-    op->response = resp;
     return LY_OK;
 }
 
@@ -731,13 +740,10 @@ static ly_err opConfirm(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     ly_stored_receipt prior;
     ly_err rc = ly_db_receipt_find(db, in->receipt.receipt_id, op->arena, &prior, err);
     if (rc == LY_OK) {
-        if (memcmp(prior.request_hash, op->request_hash, 32) != 0)
+        if (!ly__op_replay(op, prior.request_hash, 201, prior.response))
             return ly_error_set(err, LY_ECONFLICT, "receipt_conflict", "receipt_id",
                                 "receipt %s was already confirmed with different contents",
                                 in->receipt.receipt_id);
-        op->replayed = true;
-        op->status = 201;
-        op->response = prior.response;
         return LY_OK;
     }
     if (rc != LY_ENOTFOUND) return rc;
@@ -898,12 +904,9 @@ static ly_err opReturn(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     ly_stored_return prior;
     ly_err rc = ly_db_return_find(db, in->return_id, op->arena, &prior, err);
     if (rc == LY_OK) {
-        if (memcmp(prior.request_hash, op->request_hash, 32) != 0)
+        if (!ly__op_replay(op, prior.request_hash, 201, prior.response))
             return ly_error_set(err, LY_ECONFLICT, "return_conflict", "return_id",
                                 "return %s was already made with different contents", in->return_id);
-        op->replayed = true;
-        op->status = 201;
-        op->response = prior.response;
         return LY_OK;
     }
     if (rc != LY_ENOTFOUND) return rc;
@@ -1208,6 +1211,8 @@ static ly_err opMerge(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     TRY(ly_db_merge_open_collisions(db, from_id, into_id, op->arena, &open, &n_open, err));
     TRY(ly_db_merge_moves(db, from_id, into_id, op->now, err));
     TRY(mergeMarks(db, op, from_id, into_id, err));
+    /* The higher tier, the club, and an upgrade the purchases together earn (tiers.c). */
+    TRY(ly__tiers_merged(s, db, &op->prog_->p, from_id, into_id, op->now, err));
 
     ly_account zero = {0, 0, 0};
     TRY(ly_db_account_save(db, from_id, &zero, err));

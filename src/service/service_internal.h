@@ -102,6 +102,14 @@ ly_err ly__tiers_earn_rate(ly_db *db, const ly_program *prog, int64_t customer_i
 ly_err ly__tiers_after_confirm(ly_service *s, ly_db *db, const ly_program *prog,
                                int64_t customer_id, ly_time now, ly_error *err);
 
+/* Inside a merge's write job, after the receipts moved: the survivor `into` takes the
+ * merged profile's tier when it is the higher one (with its `since`, so its hold runs as
+ * it did), and its club membership when the survivor is not a member (the merged profile
+ * leaves the club); then the survivor is evaluated as after a receipt, so the two profiles'
+ * purchases together can upgrade it at once. */
+ly_err ly__tiers_merged(ly_service *s, ly_db *db, const ly_program *prog, int64_t from,
+                        int64_t into, ly_time now, ly_error *err);
+
 /* The daily re-evaluation (downgrades at period end, club by rule), run by
  * ly_service_maintain once per local day. Adds its counts to *out. */
 ly_err ly__tiers_maintain(ly_service *s, ly_time now, ly_maintain_result *out, ly_error *err);
@@ -174,5 +182,11 @@ ly_err ly__quests_coupon_check(ly_service *s, ly_db *db, const uint8_t hash[32],
 ly_err ly__quests_merge_complete(ly_service *s, ly_db *db, struct ly_program_ref *ref,
                                  int64_t customer_id, const char *quest_id, const char *period,
                                  int64_t value, ly_time now, ly_arena *a, ly_error *err);
+
+/* service.c: a retried write (same key, event id, receipt id or return id as a stored
+ * one). When the stored request's hash equals op->request_hash, marks op replayed with the
+ * stored status and response (a string owned by op's arena) and returns true; false when the
+ * request differs, and the caller answers with its own 409 conflict error. */
+bool ly__op_replay(ly_op *op, const uint8_t stored_hash[32], int status, const char *response);
 
 #endif /* LY_SERVICE_INTERNAL_H */

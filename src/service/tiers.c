@@ -165,6 +165,47 @@ ly_err ly__tiers_after_confirm(ly_service *s, ly_db *db, const ly_program *prog,
     return evaluate(s, db, prog, customer_id, now, false, NULL, err);
 }
 
+ly_err ly__tiers_merged(ly_service *s, ly_db *db, const ly_program *prog, int64_t from,
+                        int64_t into, ly_time now, ly_error *err)
+{
+    const ly_tiers *t = prog->tiers;
+    if (!t) return LY_OK;
+    ly_arena a = {0};
+    ly_err rc = LY_OK;
+    if (t->n_tiers) {
+        size_t fi, ii;
+        ly_tier_state fs, is;
+        bool frow, irow;
+        rc = tierOf(db, t, from, &a, &fi, &fs, &frow, err);
+        if (rc == LY_OK) rc = tierOf(db, t, into, &a, &ii, &is, &irow, err);
+        /* The person held the higher tier on one card: they keep it, with its since. */
+        if (rc == LY_OK && frow && fi > ii) {
+            ly_tier_state to = {t->tiers[fi].id, fs.since};
+            rc = ly_db_tier_set(db, into, is.tier, &to, "upgrade", prog->version, err);
+        }
+    }
+    if (rc == LY_OK && t->has_club) {
+        ly_club_member fm, im;
+        rc = ly_db_club_get(db, from, &a, &fm, err);
+        bool fromMember = rc == LY_OK;
+        if (rc == LY_ENOTFOUND) rc = LY_OK;
+        if (rc == LY_OK && fromMember) {
+            rc = ly_db_club_get(db, into, &a, &im, err);
+            if (rc == LY_ENOTFOUND) {
+                ly_club_member j = {into, fm.via, fm.since,
+                                    ly_arena_printf(&a, "from merged customer %lld",
+                                                    (long long)from)};
+                rc = j.note ? ly_db_club_join(db, &j, err) : oom(err);
+            }
+            if (rc == LY_OK) rc = ly_db_club_leave(db, from, now, err);
+        }
+        if (rc == LY_OK) ly_error_clear(err);
+    }
+    ly_arena_free(&a);
+    TRY(rc);
+    return evaluate(s, db, prog, into, now, false, NULL, err);
+}
+
 /* ---------------------------------------------------------------------------------------
  * The daily evaluation
  * ------------------------------------------------------------------------------------- */

@@ -58,19 +58,11 @@ ly_err ly_db_analytics_run_finish(ly_db *db, const ly_analytics_run *run, ly_err
     return ly__exec(db, st, err);
 }
 
-ly_err ly_db_analytics_run_latest(ly_db *db, ly_analytics_run *out, ly_error *err)
+/* Columns id, at, as_of, customers, sleep_days, churn_days, loyalty_deals (NULL: -1). */
+static bool runRow(sqlite3_stmt *st, ly_arena *a, void *item)
 {
-    /* A run still being written is not the latest: its customers are not all there yet. */
-    sqlite3_stmt *st = ly__stmt(db, STMT_ANALYTICS_RUN_LATEST,
-        "SELECT id, at, as_of, customers, sleep_days, churn_days, loyalty_deals"
-        " FROM analytics_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1", err);
-    if (!st) return LY_EIO;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "no_analytics", NULL, "the analytics have not run yet");
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
+    (void)a;
+    ly_analytics_run *out = item;
     memset(out, 0, sizeof *out);
     out->id = ly__col_i64(st, 0);
     out->at = ly__col_i64(st, 1);
@@ -79,8 +71,20 @@ ly_err ly_db_analytics_run_latest(ly_db *db, ly_analytics_run *out, ly_error *er
     out->sleep_days = sqlite3_column_type(st, 4) == SQLITE_NULL ? -1 : ly__col_i64(st, 4);
     out->churn_days = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : ly__col_i64(st, 5);
     out->loyalty_deals = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : ly__col_i64(st, 6);
-    ly__stmt_done(st);
-    return LY_OK;
+    return true;
+}
+
+ly_err ly_db_analytics_run_latest(ly_db *db, ly_analytics_run *out, ly_error *err)
+{
+    /* A run still being written is not the latest: its customers are not all there yet. */
+    sqlite3_stmt *st = ly__stmt(db, STMT_ANALYTICS_RUN_LATEST,
+        "SELECT id, at, as_of, customers, sleep_days, churn_days, loyalty_deals"
+        " FROM analytics_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1", err);
+    if (!st) return LY_EIO;
+    ly_err rc = ly__one_row(db, st, runRow, NULL, out, err);
+    return rc == LY_ENOTFOUND ? ly_error_set(err, LY_ENOTFOUND, "no_analytics", NULL,
+                                             "the analytics have not run yet")
+                              : rc;
 }
 
 ly_err ly_db_customer_analytics_put(ly_db *db, const ly_customer_analytics *a, bool *stored,
@@ -105,25 +109,13 @@ ly_err ly_db_customer_analytics_put(ly_db *db, const ly_customer_analytics *a, b
     return rc;
 }
 
-ly_err ly_db_customer_analytics_get(ly_db *db, int64_t customer_id, ly_customer_analytics *out,
-                                    ly_error *err)
+/* Columns run, rfm_cell, segment, status, loyalty, r_days, deals, revenue, p_alive_ppm,
+ * clv (NULL: -1), as_of; not the customer's id. */
+static bool customerRow(sqlite3_stmt *st, ly_arena *a, void *item)
 {
-    sqlite3_stmt *st = ly__stmt(db, STMT_ANALYTICS_GET,
-        "SELECT ca.run, ca.rfm_cell, ca.segment, ca.status, ca.loyalty, ca.r_days, ca.deals,"
-        " ca.revenue, ca.p_alive_ppm, ca.clv, r.as_of"
-        " FROM customer_analytics ca JOIN analytics_runs r ON r.id = ca.run"
-        " WHERE ca.customer_id = ?1", err);
-    if (!st) return LY_EIO;
-    if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "no_analytics", "id",
-                            "no analytics for customer %lld", (long long)customer_id);
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
+    (void)a;
+    ly_customer_analytics *out = item;
     memset(out, 0, sizeof *out);
-    out->customer_id = customer_id;
     out->run = ly__col_i64(st, 0);
     colFixed(st, 1, out->rfm_cell, sizeof out->rfm_cell);
     colFixed(st, 2, out->segment, sizeof out->segment);
@@ -135,6 +127,23 @@ ly_err ly_db_customer_analytics_get(ly_db *db, int64_t customer_id, ly_customer_
     out->p_alive_ppm = sqlite3_column_type(st, 8) == SQLITE_NULL ? -1 : ly__col_i64(st, 8);
     out->clv = sqlite3_column_type(st, 9) == SQLITE_NULL ? -1 : ly__col_i64(st, 9);
     colFixed(st, 10, out->as_of, sizeof out->as_of);
-    ly__stmt_done(st);
-    return LY_OK;
+    return true;
+}
+
+ly_err ly_db_customer_analytics_get(ly_db *db, int64_t customer_id, ly_customer_analytics *out,
+                                    ly_error *err)
+{
+    sqlite3_stmt *st = ly__stmt(db, STMT_ANALYTICS_GET,
+        "SELECT ca.run, ca.rfm_cell, ca.segment, ca.status, ca.loyalty, ca.r_days, ca.deals,"
+        " ca.revenue, ca.p_alive_ppm, ca.clv, r.as_of"
+        " FROM customer_analytics ca JOIN analytics_runs r ON r.id = ca.run"
+        " WHERE ca.customer_id = ?1", err);
+    if (!st) return LY_EIO;
+    if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
+    ly_err rc = ly__one_row(db, st, customerRow, NULL, out, err);
+    if (rc == LY_OK) out->customer_id = customer_id; /* selected by, not returned */
+    return rc == LY_ENOTFOUND ? ly_error_set(err, LY_ENOTFOUND, "no_analytics", "id",
+                                             "no analytics for customer %lld",
+                                             (long long)customer_id)
+                              : rc;
 }

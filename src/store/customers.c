@@ -89,14 +89,8 @@ ly_err ly_db_customer_find(ly_db *db, ly_id_kind kind, const char *value, int64_
     if (!st) return LY_EIO;
     if (ly__bind_text(st, 1, ly_id_kind_name(kind)) || ly__bind_text(st, 2, value))
         return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *id = ly__col_i64(st, 0);
-        ly__stmt_done(st);
-        return LY_OK;
-    }
-    if (rc != SQLITE_DONE) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
+    ly_err rc = ly__one_row(db, st, ly__row_i64, NULL, id, err);
+    if (rc != LY_ENOTFOUND) return rc;
     return ly_error_set(err, LY_ENOTFOUND, "customer_not_found", ly_id_kind_name(kind),
                         "no customer has this %s", ly_id_kind_name(kind));
 }
@@ -212,41 +206,29 @@ ly_err ly_db_consent_log(ly_db *db, int64_t customer_id, ly_channel ch, bool giv
     return ly__exec(db, st, err);
 }
 
-/* Runs one of the move statements, which all take ?1 = from, ?2 = into (and ?3 = at). */
-static ly_err moveStep(ly_db *db, ly__stmt_id id, const char *sql, int64_t from, int64_t into,
-                       ly_time at, ly_error *err)
-{
-    sqlite3_stmt *st = ly__stmt(db, id, sql, err);
-    if (!st) return LY_EIO;
-    if (ly__bind_i64(st, 1, from) || ly__bind_i64(st, 2, into) ||
-        (sqlite3_bind_parameter_count(st) >= 3 && ly__bind_i64(st, 3, at)))
-        return ly__db_fail(db, st, err);
-    return ly__exec(db, st, err);
-}
-
 ly_err ly_db_customer_move(ly_db *db, int64_t from, int64_t into, ly_time at, ly_error *err)
 {
     /* Marking the merged profile first also proves both exist: `into` through the foreign
      * key, `from` through the count of changed rows. */
-    ly_err rc = moveStep(db, STMT_MERGE_MARK,
+    ly_err rc = ly__exec_move(db, STMT_MERGE_MARK,
         "UPDATE customers SET merged_into = ?2, updated_at = ?3 WHERE id = ?1", from, into, at, err);
     if (rc != LY_OK) return rc;
     if (sqlite3_changes(db->conn) == 0)
         return ly_error_set(err, LY_ENOTFOUND, "customer_not_found", "from", "no customer %lld",
                             (long long)from);
-    rc = moveStep(db, STMT_MOVE_IDENTIFIERS,
+    rc = ly__exec_move(db, STMT_MOVE_IDENTIFIERS,
         "UPDATE identifiers SET customer_id = ?2 WHERE customer_id = ?1", from, into, at, err);
     /* Spent and expired lots stay where they were: they belong to the merged profile's
      * history, like its ledger entries. */
     if (rc == LY_OK)
-        rc = moveStep(db, STMT_MOVE_LOTS,
+        rc = ly__exec_move(db, STMT_MOVE_LOTS,
             "UPDATE lots SET customer_id = ?2 WHERE customer_id = ?1 AND state IN ('pending', 'active')",
             from, into, at, err);
     if (rc == LY_OK)
-        rc = moveStep(db, STMT_MOVE_RECEIPTS,
+        rc = ly__exec_move(db, STMT_MOVE_RECEIPTS,
             "UPDATE receipts SET customer_id = ?2 WHERE customer_id = ?1", from, into, at, err);
     if (rc == LY_OK)
-        rc = moveStep(db, STMT_MERGE_INSERT,
+        rc = ly__exec_move(db, STMT_MERGE_INSERT,
             "INSERT INTO merges(from_id, into_id, at) VALUES(?1, ?2, ?3)", from, into, at, err);
     return rc;
 }

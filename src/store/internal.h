@@ -3,9 +3,9 @@
  * store structures, the prepared-statement cache, and small helpers for binding parameters
  * and reading columns.
  *
- * Files: sqlite.c (opening, connections, statement cache, errors), schema.c (migrations),
- * writer.c (the group-commit writer thread), customers.c, ledger.c, receipts.c, keys.c
- * (the ly_db_* primitives of store.h).
+ * Files: sqlite.c (opening, connections, statement cache, errors, running statements and
+ * reading rows), schema.c (migrations), writer.c (the group-commit writer thread),
+ * customers.c, ledger.c, receipts.c, keys.c (the ly_db_* primitives of store.h).
  */
 #ifndef LY_STORE_INTERNAL_H
 #define LY_STORE_INTERNAL_H
@@ -260,6 +260,23 @@ ly_err ly__db_fail(ly_db *db, sqlite3_stmt *st, ly_error *err);
  * next use. LY_OK or ly__db_fail. */
 ly_err ly__exec(ly_db *db, sqlite3_stmt *st, ly_error *err);
 
+/* Finishes st after the caller stepped it itself, rc being the last sqlite3_step result:
+ * readies it for its next use and returns LY_OK after SQLITE_ROW or SQLITE_DONE, otherwise
+ * ly__db_fail. For reads of an optional row: `rc = sqlite3_step(st); *x = rc == SQLITE_ROW ?
+ * ly__col_i64(st, 0) : 0; return ly__step_end(db, st, rc, err);` */
+ly_err ly__step_end(ly_db *db, sqlite3_stmt *st, int rc, ly_error *err);
+
+/* Steps st, an INSERT (bound) that must finish without a row, and readies it for its next
+ * use. LY_OK; LY_ECONFLICT when it breaks a UNIQUE or PRIMARY KEY constraint, with err left
+ * untouched so the caller sets its own conflict code and message; otherwise ly__db_fail. */
+ly_err ly__insert(ly_db *db, sqlite3_stmt *st, ly_error *err);
+
+/* Runs the cached statement of slot id (sql) whose parameters are the two profiles of a
+ * merge and its time: ?1 = from, ?2 = into, ?3 = at, each bound only if the statement has
+ * it. LY_OK or LY_EIO, like ly__exec. */
+ly_err ly__exec_move(ly_db *db, ly__stmt_id id, const char *sql, int64_t from, int64_t into,
+                     ly_time at, ly_error *err);
+
 /* Runs one of the transaction statements (BEGIN, COMMIT, SAVEPOINT ...). */
 ly_err ly__tx(ly_db *db, ly__stmt_id id, ly_error *err);
 
@@ -274,6 +291,38 @@ ly_err ly__oom(ly_error *err);
  * stays until the arena is freed: at most as much again as the final size). Returns false
  * when out of memory. */
 bool ly__grow(ly_arena *a, void **items, size_t n, size_t *cap, size_t size);
+
+/* ---------------------------------------------------------------------------------------
+ * Reading rows. A query function binds its statement, then hands it to one of these with a
+ * row reader; they step it, read, and leave it done (reset, bindings cleared) on every path.
+ * ------------------------------------------------------------------------------------- */
+
+/* Reads the current row of st into *item, taking any memory from a. Returns false only when
+ * out of memory. item points to the caller's element type: the reader casts it. */
+typedef bool (*ly__row_reader)(sqlite3_stmt *st, ly_arena *a, void *item);
+
+/* Steps st (bound) for its first row and reads it into out with read (a may be NULL for a
+ * reader that takes no memory). LY_OK; LY_ENOTFOUND when the query has no row, with err
+ * left untouched: every caller has its own not-found code, field and message, so it sets
+ * them (`return rc == LY_ENOTFOUND ? ly_error_set(err, LY_ENOTFOUND, ...) : rc;`);
+ * LY_ENOMEM "out_of_memory" when read fails; LY_EIO (ly__db_fail). Rows after the first are
+ * not read. */
+ly_err ly__one_row(ly_db *db, sqlite3_stmt *st, ly__row_reader read, ly_arena *a, void *out,
+                   ly_error *err);
+
+/* Steps st (bound) to its end and reads every row with read into a new array in a of
+ * elements of size bytes, each zeroed before read sees it. *out and *n are the array and its
+ * length (NULL and 0 for no rows); a caller with `T **out` passes (void **)out. LY_OK,
+ * LY_ENOMEM "out_of_memory" (from ly__grow or read) or LY_EIO; on an error *out and *n hold
+ * the rows read before it, in a. Both this and ly__one_row also serve a statement the caller
+ * prepared itself outside the cache: they reset it, the caller finalises it. */
+ly_err ly__all_rows(ly_db *db, sqlite3_stmt *st, size_t size, ly__row_reader read, ly_arena *a,
+                    void **out, size_t *n, ly_error *err);
+
+/* Row readers of a single column 0: into an int64_t (never fails), and into a const char *
+ * copied into a (NULL for SQL NULL). */
+bool ly__row_i64(sqlite3_stmt *st, ly_arena *a, void *item);
+bool ly__row_text(sqlite3_stmt *st, ly_arena *a, void *item);
 
 /* schema.c */
 

@@ -40,16 +40,10 @@ ly_err ly_db_idem_put(ly_db *db, const char *key, const uint8_t hash[32], int st
         sqlite3_bind_int(st, 3, status) || ly__bind_text(st, 4, response ? response : "") ||
         ly__bind_i64(st, 5, at))
         return ly__db_fail(db, st, err);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        if (ly__is_duplicate(db)) {
-            ly__stmt_done(st);
-            return ly_error_set(err, LY_ECONFLICT, "idempotency_conflict", "Idempotency-Key",
-                                "this key was already used");
-        }
-        return ly__db_fail(db, st, err);
-    }
-    ly__stmt_done(st);
-    return LY_OK;
+    ly_err rc = ly__insert(db, st, err);
+    return rc == LY_ECONFLICT ? ly_error_set(err, LY_ECONFLICT, "idempotency_conflict",
+                                             "Idempotency-Key", "this key was already used")
+                              : rc;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -57,8 +51,9 @@ ly_err ly_db_idem_put(ly_db *db, const char *key, const uint8_t hash[32], int st
  * ------------------------------------------------------------------------------------- */
 
 /* Columns id, prefix, role, label, created_at, revoked_at. */
-static bool readKey(sqlite3_stmt *st, ly_arena *a, ly_api_key *out)
+static bool readKey(sqlite3_stmt *st, ly_arena *a, void *item)
 {
+    ly_api_key *out = item;
     memset(out, 0, sizeof *out);
     out->id = ly__col_i64(st, 0);
     out->created_at = ly__col_i64(st, 4);
@@ -77,15 +72,11 @@ ly_err ly_db_key_insert(ly_db *db, const uint8_t hash[32], ly_api_key *k, ly_err
         ly__bind_text(st, 3, k->role ? k->role : "") || ly__bind_text(st, 4, k->label) ||
         ly__bind_i64(st, 5, k->created_at) || ly__bind_ref(st, 6, k->revoked_at))
         return ly__db_fail(db, st, err);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        if (ly__is_duplicate(db)) {
-            ly__stmt_done(st);
-            return ly_error_set(err, LY_ECONFLICT, "api_key_exists", NULL,
-                                "a key with this hash is already stored");
-        }
-        return ly__db_fail(db, st, err);
-    }
-    ly__stmt_done(st);
+    ly_err rc = ly__insert(db, st, err);
+    if (rc == LY_ECONFLICT)
+        return ly_error_set(err, LY_ECONFLICT, "api_key_exists", NULL,
+                            "a key with this hash is already stored");
+    if (rc != LY_OK) return rc;
     k->id = sqlite3_last_insert_rowid(db->conn);
     return LY_OK;
 }
@@ -98,16 +89,10 @@ ly_err ly_db_key_find(ly_db *db, const uint8_t hash[32], ly_arena *a, ly_api_key
         " WHERE hash = ?1 AND revoked_at IS NULL", err);
     if (!st) return LY_EIO;
     if (ly__bind_hash(st, 1, hash)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "api_key_not_found", NULL,
-                            "no key in force has this hash");
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    bool ok = readKey(st, a, out);
-    ly__stmt_done(st);
-    return ok ? LY_OK : ly__oom(err);
+    ly_err rc = ly__one_row(db, st, readKey, a, out, err);
+    return rc == LY_ENOTFOUND ? ly_error_set(err, LY_ENOTFOUND, "api_key_not_found", NULL,
+                                             "no key in force has this hash")
+                              : rc;
 }
 
 ly_err ly_db_keys_list(ly_db *db, ly_arena *a, ly_api_key **out, size_t *n, ly_error *err)
@@ -117,19 +102,7 @@ ly_err ly_db_keys_list(ly_db *db, ly_arena *a, ly_api_key **out, size_t *n, ly_e
     sqlite3_stmt *st = ly__stmt(db, STMT_KEYS_LIST,
         "SELECT id, prefix, role, label, created_at, revoked_at FROM api_keys ORDER BY id", err);
     if (!st) return LY_EIO;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((*n == cap && !ly__grow(a, (void **)out, *n, &cap, sizeof **out)) ||
-            !readKey(st, a, &(*out)[*n])) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        (*n)++;
-    }
-    if (rc != SQLITE_DONE) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
+    return ly__all_rows(db, st, sizeof **out, readKey, a, (void **)out, n, err);
 }
 
 ly_err ly_db_key_revoke(ly_db *db, int64_t id, ly_time at, ly_error *err)

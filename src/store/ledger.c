@@ -137,17 +137,7 @@ ly_err ly_db_lots_due(ly_db *db, ly_time now, int64_t after, size_t limit, ly_ar
     int64_t lim = limit > INT64_MAX ? INT64_MAX : (int64_t)limit;
     if (ly__bind_i64(st, 1, after) || ly__bind_i64(st, 2, now) || ly__bind_i64(st, 3, lim))
         return ly__db_fail(db, st, err);
-    size_t cap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, (void **)ids, *n, &cap, sizeof **ids)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        (*ids)[(*n)++] = ly__col_i64(st, 0);
-    }
-    if (rc != SQLITE_DONE) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
+    return ly__all_rows(db, st, sizeof **ids, ly__row_i64, a, (void **)ids, n, err);
 }
 
 /* ---------------------------------------------------------------------------------------

@@ -116,6 +116,14 @@ ly_err ly_db_maturity_facts(ly_db *db, ly_maturity_facts *out, ly_error *err)
  * Program versions, for the renewal of the triggers
  * ------------------------------------------------------------------------------------- */
 
+/* Columns version, text, first_loaded_at. */
+static bool versionRow(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    ly_program_version_row *r = item;
+    r->first_loaded_at = sqlite3_column_int64(st, 2);
+    return ly__col_text(st, 0, a, &r->version) && ly__col_text(st, 1, a, &r->text);
+}
+
 static ly_err readVersions(ly_db *db, ly_arena *a, ly_program_version_row **out, size_t *n,
                            ly_error *err)
 {
@@ -125,33 +133,7 @@ static ly_err readVersions(ly_db *db, ly_arena *a, ly_program_version_row **out,
                            " ORDER BY first_loaded_at, rowid",
                            -1, &st, NULL) != SQLITE_OK)
         return ly__db_fail(db, NULL, err);
-    size_t cap = 0;
-    ly_err rc = LY_OK;
-    int step = SQLITE_DONE;
-    while (rc == LY_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            ly_program_version_row *v = ly_arena_alloc(a, nc * sizeof *v);
-            if (!v) {
-                rc = ly__oom(err);
-                break;
-            }
-            if (*n) memcpy(v, *out, *n * sizeof *v);
-            *out = v;
-            cap = nc;
-        }
-        ly_program_version_row *r = &(*out)[*n];
-        if (!ly__col_text(st, 0, a, &r->version) || !ly__col_text(st, 1, a, &r->text)) {
-            rc = ly__oom(err);
-            break;
-        }
-        r->first_loaded_at = sqlite3_column_int64(st, 2);
-        (*n)++;
-    }
-    if (rc == LY_OK && step != SQLITE_DONE) {
-        sqlite3_finalize(st);
-        return ly__db_fail(db, NULL, err);
-    }
+    ly_err rc = ly__all_rows(db, st, sizeof **out, versionRow, a, (void **)out, n, err);
     sqlite3_finalize(st);
     return rc;
 }

@@ -15,24 +15,12 @@
 
 #define TRY(x) do { ly_err try_rc = (x); if (try_rc != LY_OK) return try_rc; } while (0)
 
-static ly_err stepDone(ly_db *db, sqlite3_stmt *st, int rc, ly_error *err)
+/* Columns quest_id, period, summed value. */
+static bool collisionRow(sqlite3_stmt *st, ly_arena *a, void *item)
 {
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
-}
-
-/* Runs one statement of ?1 = from, ?2 = into, ?3 = at (those of them it has). */
-static ly_err run(ly_db *db, ly__stmt_id id, const char *sql, int64_t from, int64_t into,
-                  ly_time at, ly_error *err)
-{
-    sqlite3_stmt *st = ly__stmt(db, id, sql, err);
-    if (!st) return LY_EIO;
-    int np = sqlite3_bind_parameter_count(st);
-    if ((np >= 1 && ly__bind_i64(st, 1, from)) || (np >= 2 && ly__bind_i64(st, 2, into)) ||
-        (np >= 3 && ly__bind_i64(st, 3, at)))
-        return ly__db_fail(db, st, err);
-    return ly__exec(db, st, err);
+    ly_merge_progress *p = item;
+    p->value = ly__col_i64(st, 2);
+    return ly__col_text(st, 0, a, &p->quest_id) && ly__col_text(st, 1, a, &p->period);
 }
 
 ly_err ly_db_merge_open_collisions(ly_db *db, int64_t from, int64_t into, ly_arena *a,
@@ -46,24 +34,7 @@ ly_err ly_db_merge_open_collisions(ly_db *db, int64_t from, int64_t into, ly_are
         " ORDER BY i.quest_id, i.period", err);
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, from) || ly__bind_i64(st, 2, into)) return ly__db_fail(db, st, err);
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, (void **)out, *n, &cap, sizeof **out)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        ly_merge_progress *p = &(*out)[*n];
-        if (!ly__col_text(st, 0, a, &p->quest_id) || !ly__col_text(st, 1, a, &p->period)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        p->value = ly__col_i64(st, 2);
-        (*n)++;
-    }
-    return stepDone(db, st, rc, err);
+    return ly__all_rows(db, st, sizeof **out, collisionRow, a, (void **)out, n, err);
 }
 
 /* Quest progress: a period both have is summed into the survivor's row, completed when
@@ -71,7 +42,7 @@ ly_err ly_db_merge_open_collisions(ly_db *db, int64_t from, int64_t into, ly_are
  * survivor's. Contributions follow their receipts. */
 static ly_err moveQuests(ly_db *db, int64_t from, int64_t into, ly_time at, ly_error *err)
 {
-    ly_err rc = run(db, STMT_MRG_PROGRESS_SUM,
+    ly_err rc = ly__exec_move(db, STMT_MRG_PROGRESS_SUM,
         "UPDATE quest_progress AS i SET value = i.value + f.value,"
         " completed_at = min(coalesce(i.completed_at, f.completed_at),"
         "                    coalesce(f.completed_at, i.completed_at)),"
@@ -80,20 +51,20 @@ static ly_err moveQuests(ly_db *db, int64_t from, int64_t into, ly_time at, ly_e
         " AND f.quest_id = i.quest_id AND f.period = i.period", from, into, at, err);
     /* OR IGNORE skips the rows just summed (the survivor has their key); DROP removes them. */
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_PROGRESS_MOVE,
+        rc = ly__exec_move(db, STMT_MRG_PROGRESS_MOVE,
             "UPDATE OR IGNORE quest_progress SET customer_id = ?2 WHERE customer_id = ?1",
             from, into, at, err);
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_PROGRESS_DROP,
+        rc = ly__exec_move(db, STMT_MRG_PROGRESS_DROP,
             "DELETE FROM quest_progress WHERE customer_id = ?1", from, into, at, err);
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_CONTRIBS_MOVE,
+        rc = ly__exec_move(db, STMT_MRG_CONTRIBS_MOVE,
             "UPDATE quest_contributions SET customer_id = ?2 WHERE customer_id = ?1",
             from, into, at, err);
     /* Personal coupon codes a quest or streak gave: the survivor owns them (their cause keys
      * keep the merged profile's id, so none is issued twice). */
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_QUEST_COUPONS_MOVE,
+        rc = ly__exec_move(db, STMT_MRG_QUEST_COUPONS_MOVE,
             "UPDATE quest_coupons SET customer_id = ?2 WHERE customer_id = ?1",
             from, into, at, err);
     return rc;
@@ -102,16 +73,16 @@ static ly_err moveQuests(ly_db *db, int64_t from, int64_t into, ly_time at, ly_e
 /* Badges: the union; a badge both hold keeps the earlier award (its quest, period, time). */
 static ly_err moveBadges(ly_db *db, int64_t from, int64_t into, ly_time at, ly_error *err)
 {
-    ly_err rc = run(db, STMT_MRG_BADGES_EARLIER,
+    ly_err rc = ly__exec_move(db, STMT_MRG_BADGES_EARLIER,
         "UPDATE quest_badges AS i SET quest_id = f.quest_id, period = f.period, at = f.at"
         " FROM quest_badges AS f WHERE i.customer_id = ?2 AND f.customer_id = ?1"
         " AND f.badge = i.badge AND f.at < i.at", from, into, at, err);
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_BADGES_MOVE,
+        rc = ly__exec_move(db, STMT_MRG_BADGES_MOVE,
             "UPDATE OR IGNORE quest_badges SET customer_id = ?2 WHERE customer_id = ?1",
             from, into, at, err);
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_BADGES_DROP,
+        rc = ly__exec_move(db, STMT_MRG_BADGES_DROP,
             "DELETE FROM quest_badges WHERE customer_id = ?1", from, into, at, err);
     return rc;
 }
@@ -119,11 +90,11 @@ static ly_err moveBadges(ly_db *db, int64_t from, int64_t into, ly_time at, ly_e
 /* XP: summed. */
 static ly_err moveXp(ly_db *db, int64_t from, int64_t into, ly_time at, ly_error *err)
 {
-    ly_err rc = run(db, STMT_MRG_XP_ADD,
+    ly_err rc = ly__exec_move(db, STMT_MRG_XP_ADD,
         "INSERT INTO quest_xp(customer_id, xp) SELECT ?2, xp FROM quest_xp WHERE customer_id = ?1"
         " ON CONFLICT(customer_id) DO UPDATE SET xp = xp + excluded.xp", from, into, at, err);
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_XP_DROP, "DELETE FROM quest_xp WHERE customer_id = ?1",
+        rc = ly__exec_move(db, STMT_MRG_XP_DROP, "DELETE FROM quest_xp WHERE customer_id = ?1",
                  from, into, at, err);
     return rc;
 }
@@ -164,8 +135,8 @@ static ly_err moveStreak(ly_db *db, int64_t from, int64_t into, ly_time at, ly_e
     TRY(ly_db_quest_streak_get(db, into, &i.week, &i.length, &i.best, err));
     ly_merge_streaks(&i, &f, &m);
     TRY(ly_db_quest_streak_put(db, into, m.week, m.length, m.best, err));
-    return run(db, STMT_MRG_STREAK_DROP, "DELETE FROM quest_streaks WHERE customer_id = ?1",
-               from, into, at, err);
+    return ly__exec_move(db, STMT_MRG_STREAK_DROP,
+                         "DELETE FROM quest_streaks WHERE customer_id = ?1", from, into, at, err);
 }
 
 /* Referrals (docs/api.md, "Merge two profiles"): one referee row per person, never a
@@ -174,31 +145,31 @@ static ly_err moveReferrals(ly_db *db, int64_t from, int64_t into, ly_time at, l
 {
     /* A referral between the two profiles would make the survivor its own referrer: not yet
      * rewarded, it can never pay and goes; rewarded, it stays as it was (history). */
-    ly_err rc = run(db, STMT_MRG_REF_BETWEEN_DROP,
+    ly_err rc = ly__exec_move(db, STMT_MRG_REF_BETWEEN_DROP,
         "DELETE FROM referrals WHERE rewarded_at IS NULL AND"
         " ((referee = ?1 AND referrer = ?2) OR (referee = ?2 AND referrer = ?1))",
         from, into, at, err);
     /* A rewarded referee row of the merged profile beats the survivor's unrewarded one. */
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_REF_INTO_LOSES,
+        rc = ly__exec_move(db, STMT_MRG_REF_INTO_LOSES,
             "DELETE FROM referrals WHERE referee = ?2 AND rewarded_at IS NULL AND EXISTS"
             " (SELECT 1 FROM referrals f WHERE f.referee = ?1 AND f.referrer <> ?2"
             "  AND f.rewarded_at IS NOT NULL)", from, into, at, err);
     /* Otherwise the survivor's row wins: the merged profile's unrewarded one goes ... */
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_REF_FROM_LOSES,
+        rc = ly__exec_move(db, STMT_MRG_REF_FROM_LOSES,
             "DELETE FROM referrals WHERE referee = ?1 AND referrer <> ?2 AND rewarded_at IS NULL"
             " AND EXISTS (SELECT 1 FROM referrals i WHERE i.referee = ?2)", from, into, at, err);
     /* ... (a rewarded one stays with the merged profile), and without a survivor's row the
      * merged profile's moves. */
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_REF_REFEREE_MOVE,
+        rc = ly__exec_move(db, STMT_MRG_REF_REFEREE_MOVE,
             "UPDATE referrals SET referee = ?2 WHERE referee = ?1 AND referrer <> ?2"
             " AND NOT EXISTS (SELECT 1 FROM referrals i WHERE i.referee = ?2)",
             from, into, at, err);
     /* The friends the merged profile invited are the survivor's. */
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_REF_REFERRER_MOVE,
+        rc = ly__exec_move(db, STMT_MRG_REF_REFERRER_MOVE,
             "UPDATE referrals SET referrer = ?2 WHERE referrer = ?1 AND referee <> ?2",
             from, into, at, err);
     return rc;
@@ -212,17 +183,17 @@ ly_err ly_db_merge_moves(ly_db *db, int64_t from, int64_t into, ly_time at, ly_e
     if (rc == LY_OK) rc = moveStreak(db, from, into, at, err);
     /* Per-customer limits count rows by customer: moved, they count the survivor's. */
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_RULE_USES_MOVE,
+        rc = ly__exec_move(db, STMT_MRG_RULE_USES_MOVE,
             "UPDATE rule_uses SET customer_id = ?2 WHERE customer_id = ?1", from, into, at, err);
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_COUPONS_MOVE,
+        rc = ly__exec_move(db, STMT_MRG_COUPONS_MOVE,
             "UPDATE coupon_redemptions SET customer_id = ?2 WHERE customer_id = ?1",
             from, into, at, err);
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_EVENTS_MOVE,
+        rc = ly__exec_move(db, STMT_MRG_EVENTS_MOVE,
             "UPDATE events SET customer_id = ?2 WHERE customer_id = ?1", from, into, at, err);
     if (rc == LY_OK)
-        rc = run(db, STMT_MRG_ANSWERS_MOVE,
+        rc = ly__exec_move(db, STMT_MRG_ANSWERS_MOVE,
             "UPDATE survey_answers SET customer_id = ?2 WHERE customer_id = ?1",
             from, into, at, err);
     if (rc == LY_OK) rc = moveReferrals(db, from, into, at, err);
@@ -246,20 +217,7 @@ ly_err ly_db_merge_keys(ly_db *db, const char *prefix, ly_arena *a, const char *
     if (!st) return LY_EIO;
     if (ly__bind_text(st, 1, prefix) || ly__bind_text(st, 2, upper))
         return ly__db_fail(db, st, err);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, (void **)keys, *n, &cap, sizeof **keys)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        if (!ly__col_text(st, 0, a, &(*keys)[*n])) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        (*n)++;
-    }
-    return stepDone(db, st, rc, err);
+    return ly__all_rows(db, st, sizeof **keys, ly__row_text, a, (void **)keys, n, err);
 }
 
 ly_err ly_db_merge_mark_copy(ly_db *db, const char *from_key, const char *into_key,

@@ -34,8 +34,9 @@ bool ly_msg_state_parse(const char *s, ly_msg_state *out)
     "id, message_id, trigger_id, customer_id, step, channel, payload, state, attempts,"      \
     " next_at, last_error, cost, created_at, updated_at, delivered_at, touchpoint"
 
-static bool readMessage(sqlite3_stmt *st, ly_arena *a, ly_message *m)
+static bool readMessage(sqlite3_stmt *st, ly_arena *a, void *item)
 {
+    ly_message *m = item;
     memset(m, 0, sizeof *m);
     m->rowid = ly__col_i64(st, 0);
     const unsigned char *id = sqlite3_column_text(st, 1);
@@ -55,23 +56,11 @@ static bool readMessage(sqlite3_stmt *st, ly_arena *a, ly_message *m)
            ly__col_text(st, 15, a, &m->touchpoint);
 }
 
-/* Steps a query of MSG_COLUMNS into a growing array. */
+/* Steps a query of MSG_COLUMNS into a new array. */
 static ly_err readAll(ly_db *db, sqlite3_stmt *st, ly_arena *a, ly_message **out, size_t *n,
                       ly_error *err)
 {
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((*n == cap && !ly__grow(a, (void **)out, *n, &cap, sizeof **out)) ||
-            !readMessage(st, a, &(*out)[*n])) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        (*n)++;
-    }
-    if (rc != SQLITE_DONE) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
+    return ly__all_rows(db, st, sizeof **out, readMessage, a, (void **)out, n, err);
 }
 
 static bool validChannel(const char *s)
@@ -128,20 +117,10 @@ static ly_err readExisting(ly_db *db, ly_message *m, ly_arena *a, ly_error *err)
     if (ly__bind_text(st, 1, m->trigger) || ly__bind_i64(st, 2, m->customer_id) ||
         ly__bind_i64(st, 3, m->step))
         return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        if (rc == SQLITE_DONE) {
-            ly__stmt_done(st);
-            return ly_error_set(err, LY_EINTERNAL, "outbox_vanished", NULL,
-                                "the message that conflicted is gone");
-        }
-        return ly__db_fail(db, st, err);
-    }
     ly_arena scratch = {0};
     ly_message stored;
-    bool ok = readMessage(st, a ? a : &scratch, &stored);
-    ly__stmt_done(st);
-    if (ok) {
+    ly_err rc = ly__one_row(db, st, readMessage, a ? a : &scratch, &stored, err);
+    if (rc == LY_OK) {
         memcpy(m->id, stored.id, sizeof m->id);
         m->rowid = stored.rowid;
         m->state = stored.state;
@@ -155,7 +134,9 @@ static ly_err readExisting(ly_db *db, ly_message *m, ly_arena *a, ly_error *err)
         m->not_before = 0;
     }
     ly_arena_free(&scratch);
-    return ok ? LY_OK : ly__oom(err);
+    return rc == LY_ENOTFOUND ? ly_error_set(err, LY_EINTERNAL, "outbox_vanished", NULL,
+                                             "the message that conflicted is gone")
+                              : rc;
 }
 
 ly_err ly_db_outbox_enqueue(ly_db *db, ly_message *m, ly_arena *a, bool *created,
@@ -318,15 +299,10 @@ ly_err ly_db_outbox_get(ly_db *db, const char *id, ly_arena *a, ly_message *out,
         "SELECT " MSG_COLUMNS " FROM outbox WHERE message_id = ?1", err);
     if (!st) return LY_EIO;
     if (ly__bind_text(st, 1, id)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "message_not_found", "id", "no message %s", id);
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    bool ok = readMessage(st, a, out);
-    ly__stmt_done(st);
-    return ok ? LY_OK : ly__oom(err);
+    ly_err rc = ly__one_row(db, st, readMessage, a, out, err);
+    return rc == LY_ENOTFOUND
+               ? ly_error_set(err, LY_ENOTFOUND, "message_not_found", "id", "no message %s", id)
+               : rc;
 }
 
 ly_err ly_db_outbox_retry(ly_db *db, const char *id, ly_time now, ly_error *err)
@@ -388,13 +364,8 @@ ly_err ly_db_outbox_next_due(ly_db *db, const char *channels, ly_time *at, ly_er
         " ORDER BY next_at LIMIT 1", err);
     if (!st) return LY_EIO;
     if (ly__bind_text(st, 1, channels)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "nothing_due", NULL, "no message is waiting");
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    *at = ly__col_i64(st, 0);
-    ly__stmt_done(st);
-    return LY_OK;
+    ly_err rc = ly__one_row(db, st, ly__row_i64, NULL, at, err);
+    return rc == LY_ENOTFOUND
+               ? ly_error_set(err, LY_ENOTFOUND, "nothing_due", NULL, "no message is waiting")
+               : rc;
 }

@@ -7,13 +7,6 @@
 
 #include <stdio.h>
 
-static ly_err stepDone(ly_db *db, sqlite3_stmt *st, int rc, ly_error *err)
-{
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
-}
-
 ly_err ly_db_quest_progress_get(ly_db *db, int64_t customer_id, const char *quest,
                                 const char *period, int64_t *value, ly_time *completed_at,
                                 ly_error *err)
@@ -68,6 +61,15 @@ ly_err ly_db_quest_contribution_put(ly_db *db, const char *receipt_id,
     return ly__exec(db, st, err);
 }
 
+/* Columns quest_id, period, customer_id, value. */
+static bool contributionRow(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    ly_quest_contribution *c = item;
+    c->customer_id = ly__col_i64(st, 2);
+    c->value = ly__col_i64(st, 3);
+    return ly__col_text(st, 0, a, &c->quest_id) && ly__col_text(st, 1, a, &c->period);
+}
+
 ly_err ly_db_quest_contributions(ly_db *db, const char *receipt_id, ly_arena *a,
                                  ly_quest_contribution **out, size_t *n, ly_error *err)
 {
@@ -76,25 +78,7 @@ ly_err ly_db_quest_contributions(ly_db *db, const char *receipt_id, ly_arena *a,
         " WHERE receipt_id = ?1 ORDER BY quest_id", err);
     if (!st) return LY_EIO;
     if (ly__bind_text(st, 1, receipt_id)) return ly__db_fail(db, st, err);
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, (void **)out, *n, &cap, sizeof **out)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        ly_quest_contribution *c = &(*out)[*n];
-        if (!ly__col_text(st, 0, a, &c->quest_id) || !ly__col_text(st, 1, a, &c->period)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        c->customer_id = ly__col_i64(st, 2);
-        c->value = ly__col_i64(st, 3);
-        (*n)++;
-    }
-    return stepDone(db, st, rc, err);
+    return ly__all_rows(db, st, sizeof **out, contributionRow, a, (void **)out, n, err);
 }
 
 ly_err ly_db_quest_badge_add(ly_db *db, int64_t customer_id, const ly_quest_badge *b,
@@ -113,6 +97,15 @@ ly_err ly_db_quest_badge_add(ly_db *db, int64_t customer_id, const ly_quest_badg
     return rc;
 }
 
+/* Columns badge, quest_id, period, at. */
+static bool badgeRow(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    ly_quest_badge *b = item;
+    b->at = ly__col_i64(st, 3);
+    return ly__col_text(st, 0, a, &b->badge) && ly__col_text(st, 1, a, &b->quest_id) &&
+           ly__col_text(st, 2, a, &b->period);
+}
+
 ly_err ly_db_quest_badges(ly_db *db, int64_t customer_id, ly_arena *a, ly_quest_badge **out,
                           size_t *n, ly_error *err)
 {
@@ -121,25 +114,7 @@ ly_err ly_db_quest_badges(ly_db *db, int64_t customer_id, ly_arena *a, ly_quest_
         " ORDER BY at, badge", err);
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, (void **)out, *n, &cap, sizeof **out)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        ly_quest_badge *b = &(*out)[*n];
-        if (!ly__col_text(st, 0, a, &b->badge) || !ly__col_text(st, 1, a, &b->quest_id) ||
-            !ly__col_text(st, 2, a, &b->period)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        b->at = ly__col_i64(st, 3);
-        (*n)++;
-    }
-    return stepDone(db, st, rc, err);
+    return ly__all_rows(db, st, sizeof **out, badgeRow, a, (void **)out, n, err);
 }
 
 ly_err ly_db_quest_xp_add(ly_db *db, int64_t customer_id, int64_t xp, ly_error *err)
@@ -161,7 +136,7 @@ ly_err ly_db_quest_xp_get(ly_db *db, int64_t customer_id, int64_t *xp, ly_error 
     if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
     int rc = sqlite3_step(st);
     *xp = rc == SQLITE_ROW ? ly__col_i64(st, 0) : 0;
-    return stepDone(db, st, rc, err);
+    return ly__step_end(db, st, rc, err);
 }
 
 ly_err ly_db_quest_streak_get(ly_db *db, int64_t customer_id, int64_t *week, int64_t *length,
@@ -176,7 +151,7 @@ ly_err ly_db_quest_streak_get(ly_db *db, int64_t customer_id, int64_t *week, int
     *week = row ? ly__col_i64(st, 0) : 0;
     *length = row ? ly__col_i64(st, 1) : 0;
     *best = row ? ly__col_i64(st, 2) : 0;
-    return stepDone(db, st, rc, err);
+    return ly__step_end(db, st, rc, err);
 }
 
 ly_err ly_db_quest_streak_put(ly_db *db, int64_t customer_id, int64_t week, int64_t length,
@@ -203,7 +178,7 @@ ly_err ly_db_quest_figures(ly_db *db, const char *quest, int64_t *started, int64
     int rc = sqlite3_step(st);
     *started = rc == SQLITE_ROW ? ly__col_i64(st, 0) : 0;
     *completed = rc == SQLITE_ROW ? ly__col_i64(st, 1) : 0;
-    ly_err e = stepDone(db, st, rc, err);
+    ly_err e = ly__step_end(db, st, rc, err);
     if (e != LY_OK) return e;
     /* A prefix test, not LIKE: a quest id may hold % or _. */
     st = ly__stmt(db, STMT_QST_FIGURES_POINTS,
@@ -215,7 +190,7 @@ ly_err ly_db_quest_figures(ly_db *db, const char *quest, int64_t *started, int64
     if (ly__bind_text(st, 1, prefix)) return ly__db_fail(db, st, err);
     rc = sqlite3_step(st);
     *points = rc == SQLITE_ROW ? ly__col_i64(st, 0) : 0;
-    return stepDone(db, st, rc, err);
+    return ly__step_end(db, st, rc, err);
 }
 
 ly_err ly_db_quest_deals(ly_db *db, ly_time from, ly_time to,
@@ -235,7 +210,7 @@ ly_err ly_db_quest_deals(ly_db *db, ly_time from, ly_time to,
             return e;
         }
     }
-    return stepDone(db, st, rc, err);
+    return ly__step_end(db, st, rc, err);
 }
 
 ly_err ly_db_quest_completed(ly_db *db, const char *quest, int64_t customer_id, ly_time from,
@@ -250,7 +225,7 @@ ly_err ly_db_quest_completed(ly_db *db, const char *quest, int64_t customer_id, 
         return ly__db_fail(db, st, err);
     int rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW;
-    return stepDone(db, st, rc, err);
+    return ly__step_end(db, st, rc, err);
 }
 
 ly_err ly_db_quest_bought_category(ly_db *db, int64_t customer_id, const char *category,
@@ -265,7 +240,7 @@ ly_err ly_db_quest_bought_category(ly_db *db, int64_t customer_id, const char *c
         return ly__db_fail(db, st, err);
     int rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW;
-    return stepDone(db, st, rc, err);
+    return ly__step_end(db, st, rc, err);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -274,8 +249,9 @@ ly_err ly_db_quest_bought_category(ly_db *db, int64_t customer_id, const char *c
 
 #define COUPON_COLS "cause, customer_id, quest_id, period, campaign, code, hash, issued_at"
 
-static bool couponRow(sqlite3_stmt *st, ly_arena *a, ly_quest_coupon *c)
+static bool couponRow(sqlite3_stmt *st, ly_arena *a, void *item)
 {
+    ly_quest_coupon *c = item;
     memset(c, 0, sizeof *c);
     if (!ly__col_text(st, 0, a, &c->cause) || !ly__col_text(st, 2, a, &c->quest_id) ||
         !ly__col_text(st, 3, a, &c->period) || !ly__col_text(st, 4, a, &c->campaign) ||
@@ -287,6 +263,14 @@ static bool couponRow(sqlite3_stmt *st, ly_arena *a, ly_quest_coupon *c)
     return true;
 }
 
+/* COUPON_COLS and whether the code was redeemed (not returned). */
+static bool usedCouponRow(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    if (!couponRow(st, a, item)) return false;
+    ((ly_quest_coupon *)item)->used = ly__col_i64(st, 8) != 0;
+    return true;
+}
+
 ly_err ly_db_quest_coupon_get(ly_db *db, const char *cause, ly_arena *a, ly_quest_coupon *out,
                               ly_error *err)
 {
@@ -294,15 +278,10 @@ ly_err ly_db_quest_coupon_get(ly_db *db, const char *cause, ly_arena *a, ly_ques
         "SELECT " COUPON_COLS " FROM quest_coupons WHERE cause = ?1", err);
     if (!st) return LY_EIO;
     if (ly__bind_text(st, 1, cause)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "quest_coupon_not_found", NULL, "no code issued");
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    bool ok = couponRow(st, a, out);
-    ly__stmt_done(st);
-    return ok ? LY_OK : ly__oom(err);
+    ly_err rc = ly__one_row(db, st, couponRow, a, out, err);
+    return rc == LY_ENOTFOUND
+               ? ly_error_set(err, LY_ENOTFOUND, "quest_coupon_not_found", NULL, "no code issued")
+               : rc;
 }
 
 ly_err ly_db_quest_coupon_insert(ly_db *db, const ly_quest_coupon *c, ly_error *err)
@@ -315,16 +294,10 @@ ly_err ly_db_quest_coupon_insert(ly_db *db, const ly_quest_coupon *c, ly_error *
         ly__bind_text(st, 5, c->campaign) || ly__bind_text(st, 6, c->code) ||
         ly__bind_hash(st, 7, c->hash) || ly__bind_i64(st, 8, c->issued_at))
         return ly__db_fail(db, st, err);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        if (ly__is_duplicate(db)) {
-            ly__stmt_done(st);
-            return ly_error_set(err, LY_ECONFLICT, "quest_coupon_exists", NULL,
-                                "a code was already issued for %s", c->cause);
-        }
-        return ly__db_fail(db, st, err);
-    }
-    ly__stmt_done(st);
-    return LY_OK;
+    ly_err rc = ly__insert(db, st, err);
+    return rc == LY_ECONFLICT ? ly_error_set(err, LY_ECONFLICT, "quest_coupon_exists", NULL,
+                                             "a code was already issued for %s", c->cause)
+                              : rc;
 }
 
 ly_err ly_db_quest_coupons(ly_db *db, int64_t customer_id, ly_arena *a, ly_quest_coupon **out,
@@ -336,23 +309,7 @@ ly_err ly_db_quest_coupons(ly_db *db, int64_t customer_id, ly_arena *a, ly_quest
         " FROM quest_coupons q WHERE customer_id = ?1 ORDER BY issued_at, cause", err);
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, (void **)out, *n, &cap, sizeof **out)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        if (!couponRow(st, a, &(*out)[*n])) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        (*out)[*n].used = ly__col_i64(st, 8) != 0;
-        (*n)++;
-    }
-    return stepDone(db, st, rc, err);
+    return ly__all_rows(db, st, sizeof **out, usedCouponRow, a, (void **)out, n, err);
 }
 
 ly_err ly_db_quest_coupon_owner(ly_db *db, const uint8_t hash[32], int64_t *owner,
@@ -364,7 +321,7 @@ ly_err ly_db_quest_coupon_owner(ly_db *db, const uint8_t hash[32], int64_t *owne
     if (ly__bind_hash(st, 1, hash)) return ly__db_fail(db, st, err);
     int rc = sqlite3_step(st);
     *owner = rc == SQLITE_ROW ? ly__col_i64(st, 0) : 0;
-    return stepDone(db, st, rc, err);
+    return ly__step_end(db, st, rc, err);
 }
 
 ly_err ly_db_quest_referral_qualified(ly_db *db, const char *receipt_id, bool *out,
@@ -376,5 +333,5 @@ ly_err ly_db_quest_referral_qualified(ly_db *db, const char *receipt_id, bool *o
     if (ly__bind_text(st, 1, receipt_id)) return ly__db_fail(db, st, err);
     int rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW;
-    return stepDone(db, st, rc, err);
+    return ly__step_end(db, st, rc, err);
 }

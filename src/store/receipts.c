@@ -127,15 +127,11 @@ ly_err ly_db_receipt_insert(ly_db *db, ly_stored_receipt *r, ly_error *err)
         ly__bind_text(st, 21, r->response ? r->response : "") ||
         ly__bind_i64(st, 22, r->created_at))
         return ly__db_fail(db, st, err);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        if (ly__is_duplicate(db)) {
-            ly__stmt_done(st);
-            return ly_error_set(err, LY_ECONFLICT, "receipt_exists", "receipt_id",
-                                "receipt %s is already stored", rec->receipt_id);
-        }
-        return ly__db_fail(db, st, err);
-    }
-    ly__stmt_done(st);
+    ly_err rc = ly__insert(db, st, err);
+    if (rc == LY_ECONFLICT)
+        return ly_error_set(err, LY_ECONFLICT, "receipt_exists", "receipt_id",
+                            "receipt %s is already stored", rec->receipt_id);
+    if (rc != LY_OK) return rc;
     r->rowid = sqlite3_last_insert_rowid(db->conn);
 
     sqlite3_stmt *ls = ly__stmt(db, STMT_LINE_INSERT,
@@ -154,7 +150,7 @@ ly_err ly_db_receipt_insert(ly_db *db, ly_stored_receipt *r, ly_error *err)
             ly__bind_i64(ls, 11, lp->points_earned) || ly__bind_i64(ls, 12, lp->points_redeemed) ||
             ly__bind_i64(ls, 13, r->returned ? r->returned[i] : 0))
             return ly__db_fail(db, ls, err);
-        ly_err rc = ly__exec(db, ls, err);
+        rc = ly__exec(db, ls, err);
         if (rc != LY_OK) return rc;
     }
     return LY_OK;
@@ -252,15 +248,11 @@ ly_err ly_db_return_insert(ly_db *db, ly_stored_return *r, ly_error *err)
         ly__bind_text(st, 10, r->response ? r->response : "") ||
         ly__bind_i64(st, 11, r->created_at))
         return ly__db_fail(db, st, err);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        if (ly__is_duplicate(db)) {
-            ly__stmt_done(st);
-            return ly_error_set(err, LY_ECONFLICT, "return_exists", "return_id",
-                                "return %s is already stored", r->return_id);
-        }
-        return ly__db_fail(db, st, err);
-    }
-    ly__stmt_done(st);
+    ly_err rc = ly__insert(db, st, err);
+    if (rc == LY_ECONFLICT)
+        return ly_error_set(err, LY_ECONFLICT, "return_exists", "return_id",
+                            "return %s is already stored", r->return_id);
+    if (rc != LY_OK) return rc;
     r->rowid = sqlite3_last_insert_rowid(db->conn);
 
     sqlite3_stmt *ls = ly__stmt(db, STMT_RETURN_LINE_INSERT,
@@ -273,7 +265,7 @@ ly_err ly_db_return_insert(ly_db *db, ly_stored_return *r, ly_error *err)
             ly__bind_i64(ls, 3, l->qty) || ly__bind_i64(ls, 4, l->amount) ||
             ly__bind_i64(ls, 5, l->points_taken) || ly__bind_i64(ls, 6, l->points_refunded))
             return ly__db_fail(db, ls, err);
-        ly_err rc = ly__exec(db, ls, err);
+        rc = ly__exec(db, ls, err);
         if (rc != LY_OK) return rc;
     }
     return LY_OK;

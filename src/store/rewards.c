@@ -145,16 +145,11 @@ ly_err ly_db_coupon_batch_insert(ly_db *db, const char *campaign, const char *ba
     if (ly__bind_text(st, 1, campaign) || ly__bind_text(st, 2, batch) ||
         ly__bind_i64(st, 3, count) || ly__bind_i64(st, 4, at))
         return ly__db_fail(db, st, err);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        if (ly__is_duplicate(db)) {
-            ly__stmt_done(st);
-            return ly_error_set(err, LY_ECONFLICT, "batch_exists", "batch",
-                                "campaign %s already has a batch %s", campaign, batch);
-        }
-        return ly__db_fail(db, st, err);
-    }
-    ly__stmt_done(st);
-    return LY_OK;
+    ly_err rc = ly__insert(db, st, err);
+    return rc == LY_ECONFLICT ? ly_error_set(err, LY_ECONFLICT, "batch_exists", "batch",
+                                             "campaign %s already has a batch %s", campaign,
+                                             batch)
+                              : rc;
 }
 
 ly_err ly_db_coupon_code_insert(ly_db *db, const uint8_t hash[32], const char *campaign,
@@ -166,15 +161,10 @@ ly_err ly_db_coupon_code_insert(ly_db *db, const uint8_t hash[32], const char *c
     if (ly__bind_hash(st, 1, hash) || ly__bind_text(st, 2, campaign) ||
         ly__bind_text(st, 3, batch) || ly__bind_i64(st, 4, at))
         return ly__db_fail(db, st, err);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        if (ly__is_duplicate(db)) {
-            ly__stmt_done(st);
-            return ly_error_set(err, LY_ECONFLICT, "code_exists", NULL, "the code exists");
-        }
-        return ly__db_fail(db, st, err);
-    }
-    ly__stmt_done(st);
-    return LY_OK;
+    ly_err rc = ly__insert(db, st, err);
+    return rc == LY_ECONFLICT
+               ? ly_error_set(err, LY_ECONFLICT, "code_exists", NULL, "the code exists")
+               : rc;
 }
 
 ly_err ly_db_coupon_code_find(ly_db *db, const uint8_t hash[32], ly_arena *a,
@@ -184,15 +174,10 @@ ly_err ly_db_coupon_code_find(ly_db *db, const uint8_t hash[32], ly_arena *a,
         "SELECT campaign FROM coupon_codes WHERE hash = ?1", err);
     if (!st) return LY_EIO;
     if (ly__bind_hash(st, 1, hash)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "coupon_unknown", NULL, "no such code");
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    bool ok = ly__col_text(st, 0, a, campaign);
-    ly__stmt_done(st);
-    return ok ? LY_OK : ly__oom(err);
+    ly_err rc = ly__one_row(db, st, ly__row_text, a, campaign, err);
+    return rc == LY_ENOTFOUND
+               ? ly_error_set(err, LY_ENOTFOUND, "coupon_unknown", NULL, "no such code")
+               : rc;
 }
 
 ly_err ly_db_coupon_uses(ly_db *db, const char *campaign, const uint8_t hash[32],
@@ -281,8 +266,9 @@ ly_err ly_db_referral_insert(ly_db *db, int64_t referee, int64_t referrer, ly_ti
 #define REFERRAL_COLS "referee, referrer, linked_at, receipt_id, due_at, rewarded_at," \
                       " referrer_points, newcomer_points"
 
-static bool readReferral(sqlite3_stmt *st, ly_arena *a, ly_referral *out)
+static bool readReferral(sqlite3_stmt *st, ly_arena *a, void *item)
 {
+    ly_referral *out = item;
     out->referee = ly__col_i64(st, 0);
     out->referrer = ly__col_i64(st, 1);
     out->linked_at = ly__col_i64(st, 2);
@@ -300,15 +286,10 @@ ly_err ly_db_referral_get(ly_db *db, int64_t referee, ly_arena *a, ly_referral *
         "SELECT " REFERRAL_COLS " FROM referrals WHERE referee = ?1", err);
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, referee)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "referral_not_found", NULL, "no referral");
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    bool ok = readReferral(st, a, out);
-    ly__stmt_done(st);
-    return ok ? LY_OK : ly__oom(err);
+    ly_err rc = ly__one_row(db, st, readReferral, a, out, err);
+    return rc == LY_ENOTFOUND
+               ? ly_error_set(err, LY_ENOTFOUND, "referral_not_found", NULL, "no referral")
+               : rc;
 }
 
 ly_err ly_db_referral_qualify(ly_db *db, int64_t referee, const char *receipt_id, ly_time due_at,
@@ -346,18 +327,7 @@ ly_err ly_db_referrals_due(ly_db *db, ly_time now, int64_t after, size_t limit, 
     if (ly__bind_i64(st, 1, now) || ly__bind_i64(st, 2, after) ||
         ly__bind_i64(st, 3, (int64_t)limit))
         return ly__db_fail(db, st, err);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, (void **)referees, *n, &cap, sizeof **referees)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        (*referees)[(*n)++] = ly__col_i64(st, 0);
-    }
-    if (rc != SQLITE_DONE) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
+    return ly__all_rows(db, st, sizeof **referees, ly__row_i64, a, (void **)referees, n, err);
 }
 
 ly_err ly_db_referral_rewarded(ly_db *db, int64_t referee, ly_time at, ly_points referrer_points,
@@ -399,24 +369,27 @@ ly_err ly_db_referral_stats(ly_db *db, int64_t referrer, size_t limit, ly_arena 
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, referrer) || ly__bind_i64(st, 2, (int64_t)limit))
         return ly__db_fail(db, st, err);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((*n == cap && !ly__grow(a, (void **)list, *n, &cap, sizeof **list)) ||
-            !readReferral(st, a, &(*list)[*n])) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        (*n)++;
-    }
-    if (rc != SQLITE_DONE) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
+    return ly__all_rows(db, st, sizeof **list, readReferral, a, (void **)list, n, err);
 }
 
 /* ---------------------------------------------------------------------------------------
  * Events
  * ------------------------------------------------------------------------------------- */
+
+/* Columns event_id, customer_id, type, period, at, points, request_hash, response,
+ * created_at. */
+static bool readEvent(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    ly_stored_event *out = item;
+    memset(out, 0, sizeof *out);
+    out->customer_id = ly__col_i64(st, 1);
+    out->at = ly__col_i64(st, 4);
+    out->points = ly__col_i64(st, 5);
+    ly__col_hash(st, 6, out->request_hash);
+    out->created_at = ly__col_i64(st, 8);
+    return ly__col_text(st, 0, a, &out->event_id) && ly__col_text(st, 2, a, &out->type) &&
+           ly__col_text(st, 3, a, &out->period) && ly__col_text(st, 7, a, &out->response);
+}
 
 ly_err ly_db_event_find(ly_db *db, const char *event_id, ly_arena *a, ly_stored_event *out,
                         ly_error *err)
@@ -426,22 +399,10 @@ ly_err ly_db_event_find(ly_db *db, const char *event_id, ly_arena *a, ly_stored_
         " created_at FROM events WHERE event_id = ?1", err);
     if (!st) return LY_EIO;
     if (ly__bind_text(st, 1, event_id)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "event_not_found", "event_id", "no such event");
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    memset(out, 0, sizeof *out);
-    out->customer_id = ly__col_i64(st, 1);
-    out->at = ly__col_i64(st, 4);
-    out->points = ly__col_i64(st, 5);
-    ly__col_hash(st, 6, out->request_hash);
-    out->created_at = ly__col_i64(st, 8);
-    bool ok = ly__col_text(st, 0, a, &out->event_id) && ly__col_text(st, 2, a, &out->type) &&
-              ly__col_text(st, 3, a, &out->period) && ly__col_text(st, 7, a, &out->response);
-    ly__stmt_done(st);
-    return ok ? LY_OK : ly__oom(err);
+    ly_err rc = ly__one_row(db, st, readEvent, a, out, err);
+    return rc == LY_ENOTFOUND
+               ? ly_error_set(err, LY_ENOTFOUND, "event_not_found", "event_id", "no such event")
+               : rc;
 }
 
 ly_err ly_db_event_count(ly_db *db, int64_t customer_id, const char *type, const char *period,
@@ -498,15 +459,21 @@ ly_err ly_db_partner_of_receipt(ly_db *db, const char *receipt_id, ly_arena *a,
         "SELECT partner FROM partner_entries WHERE receipt_id = ?1 AND return_id IS NULL", err);
     if (!st) return LY_EIO;
     if (ly__bind_text(st, 1, receipt_id)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "partner_not_found", NULL, "not a partner receipt");
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    bool ok = ly__col_text(st, 0, a, partner);
-    ly__stmt_done(st);
-    return ok ? LY_OK : ly__oom(err);
+    ly_err rc = ly__one_row(db, st, ly__row_text, a, partner, err);
+    return rc == LY_ENOTFOUND ? ly_error_set(err, LY_ENOTFOUND, "partner_not_found", NULL,
+                                             "not a partner receipt")
+                              : rc;
+}
+
+/* Columns partner, receipts, issued, redeemed, paid. */
+static bool partnerRow(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    ly_partner_figures *f = item;
+    f->receipts = ly__col_i64(st, 1);
+    f->issued = ly__col_i64(st, 2);
+    f->redeemed = ly__col_i64(st, 3);
+    f->paid = ly__col_i64(st, 4);
+    return ly__col_text(st, 0, a, &f->partner);
 }
 
 ly_err ly_db_partner_report(ly_db *db, ly_time from, ly_time to, ly_arena *a,
@@ -520,27 +487,7 @@ ly_err ly_db_partner_report(ly_db *db, ly_time from, ly_time to, ly_arena *a,
         " ORDER BY partner", err);
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, from) || ly__bind_i64(st, 2, to)) return ly__db_fail(db, st, err);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, (void **)out, *n, &cap, sizeof **out)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        ly_partner_figures *f = &(*out)[*n];
-        if (!ly__col_text(st, 0, a, &f->partner)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        f->receipts = ly__col_i64(st, 1);
-        f->issued = ly__col_i64(st, 2);
-        f->redeemed = ly__col_i64(st, 3);
-        f->paid = ly__col_i64(st, 4);
-        (*n)++;
-    }
-    if (rc != SQLITE_DONE) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
+    return ly__all_rows(db, st, sizeof **out, partnerRow, a, (void **)out, n, err);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -563,23 +510,23 @@ ly_err ly_db_birthday_candidates(ly_db *db, const char *mmdd, int year, int64_t 
     if (ly__bind_text(st, 1, mmdd) || sqlite3_bind_int(st, 2, year) ||
         ly__bind_i64(st, 3, after) || ly__bind_i64(st, 4, (int64_t)limit))
         return ly__db_fail(db, st, err);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, (void **)ids, *n, &cap, sizeof **ids)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        (*ids)[(*n)++] = ly__col_i64(st, 0);
-    }
-    if (rc != SQLITE_DONE) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
+    return ly__all_rows(db, st, sizeof **ids, ly__row_i64, a, (void **)ids, n, err);
 }
 
 /* ---------------------------------------------------------------------------------------
  * Liability
  * ------------------------------------------------------------------------------------- */
+
+/* Columns expires_at, pending, active. */
+static bool expiryRow(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    (void)a;
+    ly_liability_lots *l = item;
+    l->expires_at = ly__col_i64(st, 0);
+    l->pending = ly__col_i64(st, 1);
+    l->active = ly__col_i64(st, 2);
+    return true;
+}
 
 ly_err ly_db_liability(ly_db *db, ly_arena *a, ly_liability *out, ly_error *err)
 {
@@ -617,20 +564,6 @@ ly_err ly_db_liability(ly_db *db, ly_arena *a, ly_liability *out, ly_error *err)
         " FROM lots WHERE state IN ('pending', 'active') AND remaining > 0"
         " GROUP BY expires_at ORDER BY expires_at = 0, expires_at", err);
     if (!st) return LY_EIO;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out->n_by_expiry == cap &&
-            !ly__grow(a, (void **)&out->by_expiry, out->n_by_expiry, &cap, sizeof *out->by_expiry)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        ly_liability_lots *l = &out->by_expiry[out->n_by_expiry++];
-        l->expires_at = ly__col_i64(st, 0);
-        l->pending = ly__col_i64(st, 1);
-        l->active = ly__col_i64(st, 2);
-    }
-    if (rc != SQLITE_DONE) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
+    return ly__all_rows(db, st, sizeof *out->by_expiry, expiryRow, a, (void **)&out->by_expiry,
+                        &out->n_by_expiry, err);
 }

@@ -1,7 +1,8 @@
 /*
  * sqlite.c - the store on SQLite: opening and closing a store, the connections (one writer,
- * one reader per thread) with their pragmas, the prepared-statement cache, and the mapping
- * of SQLite errors to ly_error.
+ * one reader per thread) with their pragmas, the prepared-statement cache, the mapping of
+ * SQLite errors to ly_error, and the shared ways of running a statement and reading its rows
+ * (ly__exec, ly__insert, ly__one_row, ly__all_rows).
  *
  * The ly_db_* primitives live in customers.c, ledger.c, receipts.c and keys.c; the writer
  * thread and group commit in writer.c; migrations in schema.c.
@@ -58,12 +59,39 @@ void ly__stmt_done(sqlite3_stmt *st)
     sqlite3_clear_bindings(st);
 }
 
-ly_err ly__exec(ly_db *db, sqlite3_stmt *st, ly_error *err)
+ly_err ly__step_end(ly_db *db, sqlite3_stmt *st, int rc, ly_error *err)
 {
-    int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE && rc != SQLITE_ROW) return ly__db_fail(db, st, err);
     ly__stmt_done(st);
     return LY_OK;
+}
+
+ly_err ly__exec(ly_db *db, sqlite3_stmt *st, ly_error *err)
+{
+    return ly__step_end(db, st, sqlite3_step(st), err);
+}
+
+ly_err ly__insert(ly_db *db, sqlite3_stmt *st, ly_error *err)
+{
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        if (!ly__is_duplicate(db)) return ly__db_fail(db, st, err);
+        ly__stmt_done(st);
+        return LY_ECONFLICT; /* the caller knows what the duplicate means */
+    }
+    ly__stmt_done(st);
+    return LY_OK;
+}
+
+ly_err ly__exec_move(ly_db *db, ly__stmt_id id, const char *sql, int64_t from, int64_t into,
+                     ly_time at, ly_error *err)
+{
+    sqlite3_stmt *st = ly__stmt(db, id, sql, err);
+    if (!st) return LY_EIO;
+    int np = sqlite3_bind_parameter_count(st);
+    if ((np >= 1 && ly__bind_i64(st, 1, from)) || (np >= 2 && ly__bind_i64(st, 2, into)) ||
+        (np >= 3 && ly__bind_i64(st, 3, at)))
+        return ly__db_fail(db, st, err);
+    return ly__exec(db, st, err);
 }
 
 static const char *const txSql[] = {
@@ -93,6 +121,57 @@ bool ly__grow(ly_arena *a, void **items, size_t n, size_t *cap, size_t size)
     *items = p;
     *cap = nc;
     return true;
+}
+
+ly_err ly__one_row(ly_db *db, sqlite3_stmt *st, ly__row_reader read, ly_arena *a, void *out,
+                   ly_error *err)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        ly__stmt_done(st);
+        return LY_ENOTFOUND; /* the caller knows what was not found */
+    }
+    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
+    bool ok = read(st, a, out);
+    ly__stmt_done(st);
+    return ok ? LY_OK : ly__oom(err);
+}
+
+ly_err ly__all_rows(ly_db *db, sqlite3_stmt *st, size_t size, ly__row_reader read, ly_arena *a,
+                    void **out, size_t *n, ly_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap && !ly__grow(a, out, *n, &cap, size)) break;
+        void *item = (char *)*out + *n * size;
+        /* Arena memory is not zeroed: a reader that fills only some fields leaves the rest
+         * 0, not garbage. */
+        memset(item, 0, size);
+        if (!read(st, a, item)) break;
+        (*n)++;
+    }
+    if (rc == SQLITE_ROW) { /* stopped early: out of memory */
+        ly__stmt_done(st);
+        return ly__oom(err);
+    }
+    if (rc != SQLITE_DONE) return ly__db_fail(db, st, err);
+    ly__stmt_done(st);
+    return LY_OK;
+}
+
+bool ly__row_i64(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    (void)a;
+    *(int64_t *)item = ly__col_i64(st, 0);
+    return true;
+}
+
+bool ly__row_text(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    return ly__col_text(st, 0, a, item);
 }
 
 static const char *const lotStateNames[] = {

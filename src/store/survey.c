@@ -16,10 +16,27 @@ static ly_err prep(ly_db *db, const char *sql, sqlite3_stmt **st, ly_error *err)
     return LY_OK;
 }
 
-static ly_err oom(sqlite3_stmt *st, ly_error *err)
+/* Columns answer_id, customer_id, questionnaire, touchpoint, receipt_id, at, answers, nps,
+ * csi, csi_min, csi_max, points, request_hash, response. */
+static bool answerRow(sqlite3_stmt *st, ly_arena *a, void *item)
 {
-    sqlite3_finalize(st);
-    return ly_error_set(err, LY_ENOMEM, "out_of_memory", NULL, "out of memory");
+    ly_stored_answer *out = item;
+    memset(out, 0, sizeof *out);
+    if (!ly__col_text(st, 0, a, &out->answer_id) || !ly__col_text(st, 2, a, &out->questionnaire) ||
+        !ly__col_text(st, 3, a, &out->touchpoint) || !ly__col_text(st, 4, a, &out->receipt_id) ||
+        !ly__col_text(st, 6, a, &out->answers) || !ly__col_text(st, 13, a, &out->response))
+        return false;
+    out->customer_id = ly__col_i64(st, 1);
+    out->at = ly__col_i64(st, 5);
+    out->has_nps = sqlite3_column_type(st, 7) != SQLITE_NULL;
+    out->nps = ly__col_i64(st, 7);
+    out->has_csi = sqlite3_column_type(st, 8) != SQLITE_NULL;
+    out->csi = ly__col_i64(st, 8);
+    out->csi_min = ly__col_i64(st, 9);
+    out->csi_max = ly__col_i64(st, 10);
+    out->points = ly__col_i64(st, 11);
+    ly__col_hash(st, 12, out->request_hash);
+    return true;
 }
 
 ly_err ly_db_answer_find(ly_db *db, const char *answer_id, ly_arena *a, ly_stored_answer *out,
@@ -32,34 +49,11 @@ ly_err ly_db_answer_find(ly_db *db, const char *answer_id, ly_arena *a, ly_store
              " FROM survey_answers WHERE answer_id = ?1",
              &st, err));
     ly__bind_text(st, 1, answer_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        sqlite3_finalize(st);
-        return ly_error_set(err, LY_ENOTFOUND, "answer_not_found", "answer_id", "no answer %s",
-                            answer_id);
-    }
-    if (rc != SQLITE_ROW) {
-        ly__db_fail(db, NULL, err);
-        sqlite3_finalize(st);
-        return LY_EIO;
-    }
-    memset(out, 0, sizeof *out);
-    if (!ly__col_text(st, 0, a, &out->answer_id) || !ly__col_text(st, 2, a, &out->questionnaire) ||
-        !ly__col_text(st, 3, a, &out->touchpoint) || !ly__col_text(st, 4, a, &out->receipt_id) ||
-        !ly__col_text(st, 6, a, &out->answers) || !ly__col_text(st, 13, a, &out->response))
-        return oom(st, err);
-    out->customer_id = ly__col_i64(st, 1);
-    out->at = ly__col_i64(st, 5);
-    out->has_nps = sqlite3_column_type(st, 7) != SQLITE_NULL;
-    out->nps = ly__col_i64(st, 7);
-    out->has_csi = sqlite3_column_type(st, 8) != SQLITE_NULL;
-    out->csi = ly__col_i64(st, 8);
-    out->csi_min = ly__col_i64(st, 9);
-    out->csi_max = ly__col_i64(st, 10);
-    out->points = ly__col_i64(st, 11);
-    ly__col_hash(st, 12, out->request_hash);
+    ly_err rc = ly__one_row(db, st, answerRow, a, out, err);
     sqlite3_finalize(st);
-    return LY_OK;
+    return rc == LY_ENOTFOUND ? ly_error_set(err, LY_ENOTFOUND, "answer_not_found", "answer_id",
+                                             "no answer %s", answer_id)
+                              : rc;
 }
 
 ly_err ly_db_answer_insert(ly_db *db, const ly_stored_answer *in, ly_error *err)
@@ -127,6 +121,34 @@ ly_err ly_db_event_touchpoint_put(ly_db *db, const char *event_id, const char *t
     return e;
 }
 
+/* Columns kind ('a', 'r' or 'e'), touchpoint, customer_id, at, nps, csi, csi_min, csi_max,
+ * next_deal. */
+static bool tpRow(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    ly_tp_row *r = item;
+    r->kind = (char)sqlite3_column_text(st, 0)[0];
+    r->customer_id = ly__col_i64(st, 2);
+    r->at = ly__col_i64(st, 3);
+    r->has_nps = sqlite3_column_type(st, 4) != SQLITE_NULL;
+    r->nps = ly__col_i64(st, 4);
+    r->has_csi = sqlite3_column_type(st, 5) != SQLITE_NULL;
+    r->csi = ly__col_i64(st, 5);
+    r->csi_min = ly__col_i64(st, 6);
+    r->csi_max = ly__col_i64(st, 7);
+    r->next_deal = ly__col_i64(st, 8);
+    return ly__col_text(st, 1, a, &r->touchpoint);
+}
+
+/* Steps st, prepared here, into a new array of elements of size sz (in a) with fill, and
+ * finalises it. */
+static ly_err collect(ly_db *db, sqlite3_stmt *st, ly_arena *a, size_t sz, void **out, size_t *n,
+                      ly__row_reader fill, ly_error *err)
+{
+    ly_err rc = ly__all_rows(db, st, sz, fill, a, out, n, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
 ly_err ly_db_touchpoint_rows(ly_db *db, ly_arena *a, ly_tp_row **out, size_t *n,
                              ly_time *horizon, ly_error *err)
 {
@@ -152,70 +174,7 @@ ly_err ly_db_touchpoint_rows(ly_db *db, ly_arena *a, ly_tp_row **out, size_t *n,
              "SELECT 'e', t.touchpoint, e.customer_id, e.at, NULL, NULL, NULL, NULL, NULL"
              " FROM event_touchpoints t JOIN events e ON e.event_id = t.event_id",
              &st, err));
-    size_t cap = 0;
-    ly_tp_row *rows = NULL;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            ly_tp_row *nr = ly_arena_alloc(a, nc * sizeof *nr);
-            if (!nr) return oom(st, err);
-            if (*n) memcpy(nr, rows, *n * sizeof *nr);
-            rows = nr;
-            cap = nc;
-        }
-        ly_tp_row *r = &rows[(*n)++];
-        memset(r, 0, sizeof *r);
-        r->kind = (char)sqlite3_column_text(st, 0)[0];
-        if (!ly__col_text(st, 1, a, &r->touchpoint)) return oom(st, err);
-        r->customer_id = ly__col_i64(st, 2);
-        r->at = ly__col_i64(st, 3);
-        r->has_nps = sqlite3_column_type(st, 4) != SQLITE_NULL;
-        r->nps = ly__col_i64(st, 4);
-        r->has_csi = sqlite3_column_type(st, 5) != SQLITE_NULL;
-        r->csi = ly__col_i64(st, 5);
-        r->csi_min = ly__col_i64(st, 6);
-        r->csi_max = ly__col_i64(st, 7);
-        r->next_deal = ly__col_i64(st, 8);
-    }
-    if (rc != SQLITE_DONE) {
-        ly__db_fail(db, NULL, err);
-        sqlite3_finalize(st);
-        return LY_EIO;
-    }
-    sqlite3_finalize(st);
-    *out = rows;
-    return LY_OK;
-}
-
-/* Steps st into a growing array of elements of size sz (in a); fill reads one row. */
-static ly_err collect(ly_db *db, sqlite3_stmt *st, ly_arena *a, size_t sz, void **out, size_t *n,
-                      bool (*fill)(sqlite3_stmt *st, ly_arena *a, void *row), ly_error *err)
-{
-    size_t cap = 0;
-    char *rows = NULL;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            char *nr = ly_arena_alloc(a, nc * sz);
-            if (!nr) return oom(st, err);
-            if (*n) memcpy(nr, rows, *n * sz);
-            rows = nr;
-            cap = nc;
-        }
-        void *row = rows + (*n)++ * sz;
-        memset(row, 0, sz);
-        if (!fill(st, a, row)) return oom(st, err);
-    }
-    if (rc != SQLITE_DONE) {
-        ly__db_fail(db, NULL, err);
-        sqlite3_finalize(st);
-        return LY_EIO;
-    }
-    sqlite3_finalize(st);
-    *out = rows;
-    return LY_OK;
+    return collect(db, st, a, sizeof **out, (void **)out, n, tpRow, err);
 }
 
 static bool fillCounts(sqlite3_stmt *st, ly_arena *a, void *row)

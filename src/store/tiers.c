@@ -8,39 +8,6 @@
 
 #include <stdio.h>
 
-/* Reads every row of st (bound) into a growing array of `size`-byte items with fill. */
-typedef bool (*rowFill)(sqlite3_stmt *st, ly_arena *a, void *item);
-
-static ly_err readRows(ly_db *db, sqlite3_stmt *st, ly_arena *a, void **out, size_t *n,
-                       size_t size, rowFill fill, ly_error *err)
-{
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, out, *n, &cap, size)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        if (!fill(st, a, (char *)*out + *n * size)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        (*n)++;
-    }
-    if (rc != SQLITE_DONE) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
-}
-
-static bool fillId(sqlite3_stmt *st, ly_arena *a, void *item)
-{
-    (void)a;
-    *(int64_t *)item = ly__col_i64(st, 0);
-    return true;
-}
-
 /* ---------------------------------------------------------------------------------------
  * Program versions
  * ------------------------------------------------------------------------------------- */
@@ -93,16 +60,19 @@ ly_err ly_db_customer_enrolled(ly_db *db, int64_t customer_id, ly_time *out, ly_
         "SELECT enrolled_at FROM customers WHERE id = ?1", err);
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "customer_not_found", "customer_id",
-                            "no customer with id %lld", (long long)customer_id);
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    *out = ly__col_i64(st, 0);
-    ly__stmt_done(st);
-    return LY_OK;
+    ly_err rc = ly__one_row(db, st, ly__row_i64, NULL, out, err);
+    return rc == LY_ENOTFOUND
+               ? ly_error_set(err, LY_ENOTFOUND, "customer_not_found", "customer_id",
+                              "no customer with id %lld", (long long)customer_id)
+               : rc;
+}
+
+/* Columns tier, since. */
+static bool tierRow(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    ly_tier_state *t = item;
+    t->since = ly__col_i64(st, 1);
+    return ly__col_text(st, 0, a, &t->tier);
 }
 
 ly_err ly_db_tier_get(ly_db *db, int64_t customer_id, ly_arena *a, ly_tier_state *out,
@@ -112,17 +82,11 @@ ly_err ly_db_tier_get(ly_db *db, int64_t customer_id, ly_arena *a, ly_tier_state
         "SELECT tier, since FROM customer_tiers WHERE customer_id = ?1", err);
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "no_tier", NULL, "customer %lld has no tier row",
-                            (long long)customer_id);
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    bool ok = ly__col_text(st, 0, a, &out->tier);
-    out->since = ly__col_i64(st, 1);
-    ly__stmt_done(st);
-    return ok ? LY_OK : ly__oom(err);
+    ly_err rc = ly__one_row(db, st, tierRow, a, out, err);
+    return rc == LY_ENOTFOUND ? ly_error_set(err, LY_ENOTFOUND, "no_tier", NULL,
+                                             "customer %lld has no tier row",
+                                             (long long)customer_id)
+                              : rc;
 }
 
 ly_err ly_db_tier_set(ly_db *db, int64_t customer_id, const char *from, const ly_tier_state *st_in,
@@ -166,7 +130,7 @@ ly_err ly_db_tier_history(ly_db *db, int64_t customer_id, size_t limit, ly_arena
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, customer_id) || ly__bind_i64(st, 2, (int64_t)limit))
         return ly__db_fail(db, st, err);
-    return readRows(db, st, a, (void **)out, n, sizeof **out, fillChange, err);
+    return ly__all_rows(db, st, sizeof **out, fillChange, a, (void **)out, n, err);
 }
 
 ly_err ly_db_tier_customers(ly_db *db, int64_t after, size_t limit, ly_arena *a, int64_t **ids,
@@ -178,7 +142,7 @@ ly_err ly_db_tier_customers(ly_db *db, int64_t after, size_t limit, ly_arena *a,
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, after) || ly__bind_i64(st, 2, (int64_t)limit))
         return ly__db_fail(db, st, err);
-    return readRows(db, st, a, (void **)ids, n, sizeof **ids, fillId, err);
+    return ly__all_rows(db, st, sizeof **ids, ly__row_i64, a, (void **)ids, n, err);
 }
 
 static bool fillPurchase(sqlite3_stmt *st, ly_arena *a, void *item)
@@ -204,7 +168,7 @@ ly_err ly_db_purchases(ly_db *db, int64_t customer_id, ly_time from, ly_arena *a
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, customer_id) || ly__bind_i64(st, 2, from))
         return ly__db_fail(db, st, err);
-    return readRows(db, st, a, (void **)out, n, sizeof **out, fillPurchase, err);
+    return ly__all_rows(db, st, sizeof **out, fillPurchase, a, (void **)out, n, err);
 }
 
 ly_err ly_db_buyers_since(ly_db *db, ly_time from, int64_t after, size_t limit, ly_arena *a,
@@ -217,7 +181,7 @@ ly_err ly_db_buyers_since(ly_db *db, ly_time from, int64_t after, size_t limit, 
     if (ly__bind_i64(st, 1, from) || ly__bind_i64(st, 2, after) ||
         ly__bind_i64(st, 3, (int64_t)limit))
         return ly__db_fail(db, st, err);
-    return readRows(db, st, a, (void **)ids, n, sizeof **ids, fillId, err);
+    return ly__all_rows(db, st, sizeof **ids, ly__row_i64, a, (void **)ids, n, err);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -239,16 +203,11 @@ ly_err ly_db_club_get(ly_db *db, int64_t customer_id, ly_arena *a, ly_club_membe
         "SELECT customer_id, via, since, note FROM club_members WHERE customer_id = ?1", err);
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "not_a_member", "customer_id",
-                            "customer %lld is not a member of the club", (long long)customer_id);
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    bool ok = fillMember(st, a, out);
-    ly__stmt_done(st);
-    return ok ? LY_OK : ly__oom(err);
+    ly_err rc = ly__one_row(db, st, fillMember, a, out, err);
+    return rc == LY_ENOTFOUND
+               ? ly_error_set(err, LY_ENOTFOUND, "not_a_member", "customer_id",
+                              "customer %lld is not a member of the club", (long long)customer_id)
+               : rc;
 }
 
 static ly_err clubLog(ly_db *db, int64_t customer_id, const char *change, const char *via,
@@ -271,16 +230,12 @@ ly_err ly_db_club_join(ly_db *db, const ly_club_member *m, ly_error *err)
     if (ly__bind_i64(st, 1, m->customer_id) || ly__bind_text(st, 2, m->via) ||
         ly__bind_i64(st, 3, m->since) || ly__bind_text(st, 4, m->note))
         return ly__db_fail(db, st, err);
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        if (ly__is_duplicate(db)) {
-            ly__stmt_done(st);
-            return ly_error_set(err, LY_ECONFLICT, "already_member", "customer_id",
-                                "customer %lld is already a member of the club",
-                                (long long)m->customer_id);
-        }
-        return ly__db_fail(db, st, err);
-    }
-    ly__stmt_done(st);
+    ly_err rc = ly__insert(db, st, err);
+    if (rc == LY_ECONFLICT)
+        return ly_error_set(err, LY_ECONFLICT, "already_member", "customer_id",
+                            "customer %lld is already a member of the club",
+                            (long long)m->customer_id);
+    if (rc != LY_OK) return rc;
     return clubLog(db, m->customer_id, "joined", m->via, m->since, err);
 }
 
@@ -313,7 +268,7 @@ ly_err ly_db_club_page(ly_db *db, int64_t after, size_t limit, bool via_rule_onl
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, after) || ly__bind_i64(st, 2, (int64_t)limit))
         return ly__db_fail(db, st, err);
-    return readRows(db, st, a, (void **)out, n, sizeof **out, fillMember, err);
+    return ly__all_rows(db, st, sizeof **out, fillMember, a, (void **)out, n, err);
 }
 
 /* ---------------------------------------------------------------------------------------

@@ -9,13 +9,6 @@
 
 #include <stdio.h>
 
-static ly_err stepDone(ly_db *db, sqlite3_stmt *st, int rc, ly_error *err)
-{
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    ly__stmt_done(st);
-    return LY_OK;
-}
-
 ly_err ly_db_trigger_customers(ly_db *db, int64_t after, size_t limit, ly_arena *a,
                                int64_t **ids, size_t *n, ly_error *err)
 {
@@ -33,7 +26,16 @@ ly_err ly_db_trigger_customers(ly_db *db, int64_t after, size_t limit, ly_arena 
     }
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < limit) (*ids)[(*n)++] = ly__col_i64(st, 0);
-    return stepDone(db, st, rc, err);
+    return ly__step_end(db, st, rc, err);
+}
+
+/* Column grp into a bool: whether it is the hold-out group. */
+static bool heldOutRow(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    (void)a;
+    const unsigned char *g = sqlite3_column_text(st, 0);
+    *(bool *)item = g && strcmp((const char *)g, "holdout") == 0;
+    return true;
 }
 
 ly_err ly_db_trigger_assignment_get(ly_db *db, const char *trigger, int64_t customer_id,
@@ -44,16 +46,10 @@ ly_err ly_db_trigger_assignment_get(ly_db *db, const char *trigger, int64_t cust
     if (!st) return LY_EIO;
     if (ly__bind_text(st, 1, trigger) || ly__bind_i64(st, 2, customer_id))
         return ly__db_fail(db, st, err);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ly__stmt_done(st);
-        return ly_error_set(err, LY_ENOTFOUND, "assignment_not_found", NULL, "not assigned");
-    }
-    if (rc != SQLITE_ROW) return ly__db_fail(db, st, err);
-    const unsigned char *g = sqlite3_column_text(st, 0);
-    *held_out = g && strcmp((const char *)g, "holdout") == 0;
-    ly__stmt_done(st);
-    return LY_OK;
+    ly_err rc = ly__one_row(db, st, heldOutRow, NULL, held_out, err);
+    return rc == LY_ENOTFOUND
+               ? ly_error_set(err, LY_ENOTFOUND, "assignment_not_found", NULL, "not assigned")
+               : rc;
 }
 
 ly_err ly_db_trigger_assignment_put(ly_db *db, const ly_trigger_assignment *as, ly_error *err)
@@ -71,6 +67,22 @@ ly_err ly_db_trigger_assignment_put(ly_db *db, const ly_trigger_assignment *as, 
     return ly__exec(db, st, err);
 }
 
+/* Columns trigger_id, cycle, grp, entered_at, step, step_at, state (not customer_id). */
+static bool chainRow(sqlite3_stmt *st, ly_arena *a, void *item)
+{
+    ly_trigger_chain *c = item;
+    const char *state = NULL;
+    if (!ly__col_text(st, 0, a, &c->trigger) || !ly__col_text(st, 2, a, &c->group) ||
+        !ly__col_text(st, 6, a, &state))
+        return false;
+    c->cycle = ly__col_i64(st, 1);
+    c->entered_at = ly__col_i64(st, 3);
+    c->step = ly__col_i64(st, 4);
+    c->step_at = ly__col_i64(st, 5);
+    c->open = state && strcmp(state, "running") == 0;
+    return true;
+}
+
 ly_err ly_db_trigger_chains_of(ly_db *db, int64_t customer_id, ly_arena *a,
                                ly_trigger_chain **out, size_t *n, ly_error *err)
 {
@@ -82,31 +94,10 @@ ly_err ly_db_trigger_chains_of(ly_db *db, int64_t customer_id, ly_arena *a,
         " c.trigger_id) ORDER BY c.trigger_id", err);
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, customer_id)) return ly__db_fail(db, st, err);
-    *out = NULL;
-    *n = 0;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, (void **)out, *n, &cap, sizeof **out)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        ly_trigger_chain *c = &(*out)[*n];
-        const char *state = NULL;
-        if (!ly__col_text(st, 0, a, &c->trigger) || !ly__col_text(st, 2, a, &c->group) ||
-            !ly__col_text(st, 6, a, &state)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        c->customer_id = customer_id;
-        c->cycle = ly__col_i64(st, 1);
-        c->entered_at = ly__col_i64(st, 3);
-        c->step = ly__col_i64(st, 4);
-        c->step_at = ly__col_i64(st, 5);
-        c->open = state && strcmp(state, "running") == 0;
-        (*n)++;
-    }
-    return stepDone(db, st, rc, err);
+    ly_err rc = ly__all_rows(db, st, sizeof **out, chainRow, a, (void **)out, n, err);
+    /* The query selects by the customer rather than returning it. */
+    for (size_t i = 0; i < *n; i++) (*out)[i].customer_id = customer_id;
+    return rc;
 }
 
 ly_err ly_db_trigger_chain_put(ly_db *db, const ly_trigger_chain *c, const char *end_reason,
@@ -202,22 +193,7 @@ ly_err ly_db_trigger_flags_active(ly_db *db, int64_t customer_id, ly_time at, ly
     if (!st) return LY_EIO;
     if (ly__bind_i64(st, 1, customer_id) || ly__bind_i64(st, 2, at))
         return ly__db_fail(db, st, err);
-    *flags = NULL;
-    *n = 0;
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap && !ly__grow(a, (void **)flags, *n, &cap, sizeof **flags)) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        if (!ly__col_text(st, 0, a, &(*flags)[*n])) {
-            ly__stmt_done(st);
-            return ly__oom(err);
-        }
-        (*n)++;
-    }
-    return stepDone(db, st, rc, err);
+    return ly__all_rows(db, st, sizeof **flags, ly__row_text, a, (void **)flags, n, err);
 }
 
 ly_err ly_db_trigger_deals(ly_db *db, int64_t customer_id, ly_time from, ly_time to,
@@ -311,5 +287,5 @@ ly_err ly_db_trigger_outcomes(ly_db *db, const char *trigger, ly_time from, ly_t
             return frc;
         }
     }
-    return stepDone(db, st, rc, err);
+    return ly__step_end(db, st, rc, err);
 }
