@@ -3,8 +3,8 @@
  * criteria and thresholds, the five examples in examples/maturity/levelN rated N on every
  * block and overall (each imported with `loyal import`, levels 2-4 analysed with `loyal
  * analyze --save`; level 4's triggers run and measured over their hold-outs), a change that
- * lifts one block lifting that block and nothing else, triggers level 4 needing a proven
- * uplift and a recent renewal, the JSON and HTML outputs, the maturity section of `loyal
+ * lifts one block lifting that block and nothing else, triggers level 4 needing an uplift
+ * measured over the hold-outs and a recent renewal, the JSON and HTML outputs, the maturity section of `loyal
  * analyze --html`, and the errors.
  */
 #include <setjmp.h>
@@ -152,16 +152,24 @@ static void test_trigger_and_game_criteria(void **state)
     ly_mat_rate(&ev, &r);
     assert_int_equal(r.block[LY_MAT_TRIGGERS].level, 3);
     assert_non_null(strstr(r.block[LY_MAT_TRIGGERS].lift, "every trigger a hold-out"));
-    assert_null(strstr(r.block[LY_MAT_TRIGGERS].lift, "prove an uplift"));
+    assert_null(strstr(r.block[LY_MAT_TRIGGERS].lift, "measure the uplift"));
     ev.triggers_holdout = 2;
 
-    /* Measured: the hold-outs in place are not enough without a proven uplift. */
+    /* Measured with no uplift proven: still level 4 (the practice is in place), with the
+     * advice to revise them; not measured at all: level 3, and the lift says so. */
     ev.triggers_proven = 0;
     ev.triggers_unproven = 2;
     ly_mat_rate(&ev, &r);
+    assert_int_equal(r.block[LY_MAT_TRIGGERS].level, 4);
+    assert_non_null(strstr(r.block[LY_MAT_TRIGGERS].evidence, "revise the triggers"));
+    ev.triggers_measured = 0;
+    ev.triggers_unproven = 0;
+    ly_mat_rate(&ev, &r);
     assert_int_equal(r.block[LY_MAT_TRIGGERS].level, 3);
-    assert_non_null(strstr(r.block[LY_MAT_TRIGGERS].lift, "prove an uplift"));
+    assert_non_null(strstr(r.block[LY_MAT_TRIGGERS].lift, "measure the uplift"));
     assert_null(strstr(r.block[LY_MAT_TRIGGERS].lift, "renew"));
+    ev.triggers_measured = 2;
+    ev.triggers_unproven = 1;
     ev.triggers_proven = 1;
     ev.uplift_measured = false; /* e.g. the program file does not load */
     ly_mat_rate(&ev, &r);
@@ -172,7 +180,7 @@ static void test_trigger_and_game_criteria(void **state)
     ly_mat_rate(&ev, &r);
     assert_int_equal(r.block[LY_MAT_TRIGGERS].level, 3);
     assert_non_null(strstr(r.block[LY_MAT_TRIGGERS].lift, "at least every 90 days (last renewed 91 days ago)"));
-    assert_null(strstr(r.block[LY_MAT_TRIGGERS].lift, "prove"));
+    assert_null(strstr(r.block[LY_MAT_TRIGGERS].lift, "measure"));
     ev.triggers_renewed_at = -1;
     ly_mat_rate(&ev, &r);
     assert_int_equal(r.block[LY_MAT_TRIGGERS].level, 3);
@@ -480,7 +488,7 @@ static void test_level4_triggers_need_measured_uplift_and_renewal(void **state)
         assert_int_equal(blockLevel(j, keys[b]), strcmp(keys[b], "triggers") == 0 ? 3 : 4);
     const char *lift = blockLift(j, "triggers");
     assert_non_null(lift);
-    assert_non_null(strstr(lift, "prove an uplift"));
+    assert_non_null(strstr(lift, "measure the uplift"));
     assert_null(strstr(lift, "renew"));
     assert_null(strstr(lift, "two chains"));
     json_t *facts = json_object_get(j, "facts");

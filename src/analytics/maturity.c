@@ -151,9 +151,11 @@ static void rateTriggers(const ly_mat_evidence *ev, ly_mat_block_rating *r)
     bool allHeld = ev->triggers_holdout == ev->triggers;
     int64_t renewed = renewedDays(ev);
     bool fresh = renewed >= 0 && renewed <= LY_MAT_RENEW_DAYS;
-    bool proven = ev->uplift_measured && ev->triggers_proven >= 1;
+    /* Level 4 asks for the practice (measuring against hold-outs, renewing the chains), not
+     * for a result: whether a trigger's uplift is proven is evidence and advice. */
+    bool measured = ev->uplift_measured && ev->triggers_measured >= 1;
     bool c[5] = {true, ev->channels >= 1 || ev->triggers >= 1, ev->triggers >= 1, ev->chains >= 1,
-                 ev->chains >= 2 && ev->program_holdout && allHeld && proven && fresh};
+                 ev->chains >= 2 && ev->program_holdout && allHeld && measured && fresh};
     r->level = levelOf(c);
     add(r->evidence, "channels: %d, triggers: %d, chains (more than one step): %d", ev->channels,
         ev->triggers, ev->chains);
@@ -167,6 +169,9 @@ static void rateTriggers(const ly_mat_evidence *ev, ly_mat_block_rating *r)
             add(r->evidence, "uplift against the hold-outs (first steps): %d of %d triggers measured, "
                 "%d proven above 0, %d unproven, %d proven below 0", ev->triggers_measured,
                 ev->triggers, ev->triggers_proven, ev->triggers_unproven, ev->triggers_harmful);
+        if (measured && (ev->triggers_unproven > 0 || ev->triggers_harmful > 0))
+            add(r->evidence, "revise the triggers whose uplift is not proven above 0 "
+                "(loyal triggers report)");
         else
             add(r->evidence, "uplift not measured%s%s", *ev->uplift_why ? ": " : "", ev->uplift_why);
         if (renewed >= 0)
@@ -184,9 +189,10 @@ static void rateTriggers(const ly_mat_evidence *ev, ly_mat_block_rating *r)
         if (ev->chains < 2) add(r->lift, "run at least two chains");
         if (!ev->program_holdout) add(r->lift, "hold out a share of the whole program (program_holdout_percent)");
         if (!allHeld) add(r->lift, "give every trigger a hold-out (holdout_percent above 0)");
-        if (!proven)
-            add(r->lift, "prove an uplift: run the triggers until at least one has a conversion "
-                "uplift over its hold-out with its 95%% interval above 0 (loyal triggers report)");
+        if (!measured)
+            add(r->lift, "measure the uplift: run the triggers (loyal triggers run) until at least "
+                "one has steps recorded both for customers sent to and for its hold-out "
+                "(loyal triggers report)");
         if (!fresh && renewed >= 0)
             add(r->lift, "renew the trigger chains: change the triggers section at least every %d days "
                 "(last renewed %lld days ago)", LY_MAT_RENEW_DAYS, (long long)renewed);
