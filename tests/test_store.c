@@ -1165,6 +1165,48 @@ static void each_thread_reads_on_its_own_connection(void **state)
     assert_ptr_equal(reader(f), mine);
 }
 
+static ly_err runRename(ly_db *db, void *ctx, ly_error *err)
+{
+    const int64_t *id = ctx;
+    ly_arena a = {0};
+    ly_customer c;
+    ly_err rc = ly_db_customer_get(db, *id, &a, &c, err);
+    c.name = "H";
+    if (rc == LY_OK) rc = ly_db_customer_update(db, &c, err);
+    ly_arena_free(&a);
+    return rc;
+}
+
+static const char *nameOf(fixture *f, int64_t id)
+{
+    ly_error err;
+    ly_customer c;
+    assert_int_equal(ly_db_customer_get(reader(f), id, &f->arena, &c, &err), LY_OK);
+    return c.name;
+}
+
+static void a_read_snapshot_sees_one_moment_until_it_ends(void **state)
+{
+    fixture *f = *state;
+    int64_t id;
+    ly_error err;
+    assert_int_equal(writeJob(f, runOneCustomer, &id, &err), LY_OK);
+    assert_int_equal(ly_store_read_begin(f->store, &err), LY_OK);
+    assert_string_equal(nameOf(f, id), "G");
+    /* Nested: the inner end does not end the snapshot. */
+    assert_int_equal(ly_store_read_begin(f->store, &err), LY_OK);
+    assert_int_equal(writeJob(f, runRename, &id, &err), LY_OK); /* committed meanwhile */
+    assert_string_equal(nameOf(f, id), "G");
+    ly_store_read_end(f->store);
+    assert_string_equal(nameOf(f, id), "G");
+    ly_store_read_end(f->store);
+    /* After the outermost end, reads see the latest commit again. */
+    assert_string_equal(nameOf(f, id), "H");
+    /* An unmatched end is harmless. */
+    ly_store_read_end(f->store);
+    assert_string_equal(nameOf(f, id), "H");
+}
+
 /* ---------------------------------------------------------------------------------------
  * Verification
  * ------------------------------------------------------------------------------------- */
@@ -1302,6 +1344,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_synchronous_write_returns_the_jobs_error, setUp, tearDown),
         cmocka_unit_test_setup_teardown(closing_the_store_finishes_every_queued_job, setUp, tearDown),
         cmocka_unit_test_setup_teardown(each_thread_reads_on_its_own_connection, setUp, tearDown),
+        cmocka_unit_test_setup_teardown(a_read_snapshot_sees_one_moment_until_it_ends, setUp, tearDown),
         cmocka_unit_test_setup_teardown(check_finds_a_broken_balance_and_passes_a_consistent_one, setUp, tearDown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

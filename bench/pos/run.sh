@@ -286,8 +286,10 @@ run_wrk calculate calculate.lua "${wrk_common[@]}" -s "$here/calculate.lua" "$ur
 profile_stop calculate
 
 say "GET /v1/customers/{id}/balance ($duration)"
+profile_start balance
 run_wrk balance balance.lua "${wrk_common[@]}" -s "$here/balance.lua" "$url" -- \
     key="$pos_key" customers="$customers" threads="$threads"
+profile_stop balance
 
 say "POST /v1/receipts offered at $rate/s ($duration, $rate_connections connections)"
 before=$(store_counters)

@@ -467,13 +467,18 @@ void ly__handle_balance(ly__req *r)
     ly_balance b;
     ly_error err;
     ly_error_clear(&err);
-    if (ly_service_balance(r->http->svc, id, r->now, (int)days, &r->arena, &b, &err) != LY_OK) {
+    /* The points and the tier as of one moment (and one read lock instead of one per
+     * statement). */
+    if (ly_service_read_begin(r->http->svc, &err) != LY_OK) {
         ly__reply_service_error(r, &err);
         return;
     }
-    json_t *o = ly__json_balance(&b, calendarOf(r));
+    ly_err rc = ly_service_balance(r->http->svc, id, r->now, (int)days, &r->arena, &b, &err);
+    json_t *o = rc == LY_OK ? ly__json_balance(&b, calendarOf(r)) : NULL;
     /* The tier with its progress, and the club (tiers.c). */
-    if (o && ly__tier_fields(r, b.customer_id, o, &err) != LY_OK) {
+    if (o) rc = ly__tier_fields(r, b.customer_id, o, &err);
+    ly_service_read_end(r->http->svc);
+    if (rc != LY_OK) {
         json_decref(o);
         ly__reply_service_error(r, &err);
         return;

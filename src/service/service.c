@@ -81,6 +81,13 @@ const ly_program *ly_service_program(const ly_service *s) { return &s->cur->p; }
 const ly_calendar *ly_service_calendar(const ly_service *s) { return &s->cal; }
 ly_store *ly_service_store(ly_service *s) { return s->store; }
 
+ly_err ly_service_read_begin(ly_service *s, ly_error *err)
+{
+    return ly_store_read_begin(s->store, err);
+}
+
+void ly_service_read_end(ly_service *s) { ly_store_read_end(s->store); }
+
 /* ---------------------------------------------------------------------------------------
  * Roles and keys
  * ------------------------------------------------------------------------------------- */
@@ -661,6 +668,9 @@ static ly_err calculateWith(ly_service *s, const ly_program *prog, const ly_chec
 ly_err ly_service_calculate(ly_service *s, const ly_checkout *in, ly_time now, ly_arena *a,
                             ly_checkout_result *out, ly_error *err)
 {
+    /* One snapshot for the customer, the lots, the tier and the quests: a preview that stores
+     * nothing reads them as of one moment. */
+    if (ly_store_read_begin(s->store, err) != LY_OK) return LY_EIO;
     ly_program_ref *ref = ly__program_acquire(s);
     ly_err rc = calculateWith(s, &ref->p, in, now, a, out, err);
     /* The quests the receipt would advance, read only (quests.c). */
@@ -671,6 +681,7 @@ ly_err ly_service_calculate(ly_service *s, const ly_checkout *in, ly_time now, l
                 : LY_EIO;
     }
     ly__program_release(s, ref);
+    ly_store_read_end(s->store);
     return rc;
 }
 

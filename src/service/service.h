@@ -37,6 +37,13 @@ const ly_program *ly_service_program(const ly_service *s);
 const ly_calendar *ly_service_calendar(const ly_service *s);
 ly_store *ly_service_store(ly_service *s);
 
+/* A read snapshot for a request made of several read-only calls on this thread (a balance
+ * with its tier): they all see the database as of one moment (store.h,
+ * ly_store_read_begin). Never run an operation between begin and end: its effects would not
+ * be visible. Calls nest. */
+ly_err ly_service_read_begin(ly_service *s, ly_error *err);
+void ly_service_read_end(ly_service *s);
+
 /* ---------------------------------------------------------------------------------------
  * Roles and API keys
  * ------------------------------------------------------------------------------------- */

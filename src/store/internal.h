@@ -215,6 +215,7 @@ struct ly_db {
     ly_store *store;
     ly_db *next;                     /* in the store's list of readers */
     sqlite3_stmt *stmt[STMT_COUNT];  /* prepared on first use, finalised at close */
+    int snapshot_depth;              /* readers: nesting of ly_store_read_begin */
 };
 
 struct ly_store {

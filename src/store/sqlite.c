@@ -329,6 +329,25 @@ ly_db *ly_store_reader(ly_store *s, ly_error *err)
     return db;
 }
 
+ly_err ly_store_read_begin(ly_store *s, ly_error *err)
+{
+    ly_db *db = ly_store_reader(s, err);
+    if (!db) return LY_EIO;
+    if (db->snapshot_depth++ > 0) return LY_OK;
+    if (ly__tx(db, STMT_BEGIN, err) == LY_OK) return LY_OK;
+    db->snapshot_depth = 0;
+    return LY_EIO;
+}
+
+void ly_store_read_end(ly_store *s)
+{
+    ly_db *db = pthread_getspecific(s->reader_key);
+    if (!db || db->snapshot_depth == 0 || --db->snapshot_depth > 0) return;
+    /* A read transaction has nothing to commit; COMMIT cannot lose anything here. */
+    if (ly__tx(db, STMT_COMMIT, NULL) != LY_OK && !sqlite3_get_autocommit(db->conn))
+        ly__tx(db, STMT_ROLLBACK, NULL);
+}
+
 /* ---------------------------------------------------------------------------------------
  * Opening and closing a store
  * ------------------------------------------------------------------------------------- */

@@ -49,6 +49,15 @@ int ly_store_schema_version(void);
  * Never NULL unless the database cannot be opened (then NULL and err filled). */
 ly_db *ly_store_reader(ly_store *s, ly_error *err);
 
+/* A read snapshot on the calling thread's read connection: from ly_store_read_begin to the
+ * matching ly_store_read_end, every read of this thread sees the database as of the first
+ * read, and the WAL read lock is taken once instead of once per statement. For requests that
+ * only read (a balance with its tier, a profile): between begin and end a write job's
+ * effects are not visible, so never write in between. Calls nest (only the outermost pair
+ * opens and closes the transaction). read_end never fails: a snapshot only ends. */
+ly_err ly_store_read_begin(ly_store *s, ly_error *err);
+void ly_store_read_end(ly_store *s);
+
 /* A unit of writing. The caller owns the job and must keep it alive until done() runs.
  * run() executes on the writer thread inside a savepoint, and may call any ly_db_* write
  * function on db. Returning non-LY_OK (with *err filled) rolls the job back.
