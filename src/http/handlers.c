@@ -373,6 +373,17 @@ void ly__handle_customer_create(ly__req *r)
 }
 
 /* Replies with the profile and the customer's latest analytics (null before any run). */
+/* Opens the read snapshot of a request made only of reads (service.h,
+ * ly_service_read_begin); false when it could not, with the error replied. */
+static bool readBeginOrReply(ly__req *r)
+{
+    ly_error err;
+    ly_error_clear(&err);
+    if (ly_service_read_begin(r->http->svc, &err) == LY_OK) return true;
+    ly__reply_service_error(r, &err);
+    return false;
+}
+
 static void replyProfile(ly__req *r, const ly_customer *c)
 {
     ly_customer_analytics ca;
@@ -427,19 +438,22 @@ void ly__handle_customer_lookup(ly__req *r)
     ly_customer c;
     ly_error err;
     ly_error_clear(&err);
-    if (ly_service_customer_get(r->http->svc, &who, &r->arena, &c, &err) != LY_OK) {
+    /* The profile, its analytics, referral code and tier as of one moment. */
+    if (!readBeginOrReply(r)) return;
+    if (ly_service_customer_get(r->http->svc, &who, &r->arena, &c, &err) != LY_OK)
         ly__reply_service_error(r, &err);
-        return;
-    }
-    replyProfile(r, &c);
+    else
+        replyProfile(r, &c);
+    ly_service_read_end(r->http->svc);
 }
 
 void ly__handle_customer_get(ly__req *r)
 {
     static const char *const none[] = {NULL};
     ly_customer c;
-    if (!ly__path_customer_or_reply(r, none, &c)) return;
-    replyProfile(r, &c);
+    if (!readBeginOrReply(r)) return;
+    if (ly__path_customer_or_reply(r, none, &c)) replyProfile(r, &c);
+    ly_service_read_end(r->http->svc);
 }
 
 void ly__handle_customer_patch(ly__req *r)
@@ -469,10 +483,7 @@ void ly__handle_balance(ly__req *r)
     ly_error_clear(&err);
     /* The points and the tier as of one moment (and one read lock instead of one per
      * statement). */
-    if (ly_service_read_begin(r->http->svc, &err) != LY_OK) {
-        ly__reply_service_error(r, &err);
-        return;
-    }
+    if (!readBeginOrReply(r)) return;
     ly_err rc = ly_service_balance(r->http->svc, id, r->now, (int)days, &r->arena, &b, &err);
     json_t *o = rc == LY_OK ? ly__json_balance(&b, calendarOf(r)) : NULL;
     /* The tier with its progress, and the club (tiers.c). */
