@@ -546,23 +546,71 @@ static void assertRecovered(const double *est, const double *truth, const double
     }
 }
 
+/* A simulated panel of SIM_N customers and, per customer, what a model at the true
+ * parameters predicts: want[0] holdout purchases, want[1] P(alive at T), want[2]
+ * calibration purchases. */
+typedef struct simPanel {
+    simCustomer *sim;
+    ly_clv_customer *cs; /* sim[i].c, what the fits see */
+    double *want[3];
+} simPanel;
+
+static void panelMake(simPanel *p)
+{
+    p->sim = malloc(SIM_N * sizeof *p->sim);
+    p->cs = malloc(SIM_N * sizeof *p->cs);
+    assert_non_null(p->sim);
+    assert_non_null(p->cs);
+    for (int k = 0; k < 3; k++) {
+        p->want[k] = malloc(SIM_N * sizeof *p->want[k]);
+        assert_non_null(p->want[k]);
+    }
+}
+
+/* Copies the simulated customers' calibration summaries into cs. */
+static void panelSummaries(simPanel *p)
+{
+    for (size_t i = 0; i < SIM_N; i++)
+        p->cs[i] = p->sim[i].c;
+}
+
+/* At the true parameters the predictions are exact expectations: their sums must match
+ * what the simulated customers did (holdout purchases, alive at T, calibration purchases). */
+static void assertPanelPredictions(const simPanel *p, const char *model)
+{
+    static const char *const what[3] = {"holdout purchases", "customers alive at T",
+                                        "calibration purchases"};
+    double *got = malloc(SIM_N * sizeof *got);
+    assert_non_null(got);
+    for (int k = 0; k < 3; k++) {
+        for (size_t i = 0; i < SIM_N; i++)
+            got[i] = k == 0 ? p->sim[i].holdout : k == 1 ? p->sim[i].alive : p->cs[i].x;
+        char label[64];
+        snprintf(label, sizeof label, "%s %s", model, what[k]);
+        assertSumsAgree(got, p->want[k], SIM_N, label);
+    }
+    free(got);
+}
+
+static void panelFree(simPanel *p)
+{
+    free(p->sim);
+    free(p->cs);
+    for (int k = 0; k < 3; k++) free(p->want[k]);
+}
+
 static void bgnbd_fit_recovers_simulated_parameters(void **state)
 {
     (void)state;
     ly_bgnbd truth = {.r = 0.5, .alpha = 4.0, .a = 0.8, .b = 2.5};
     const double H = 39;
-    simCustomer *sim = malloc(SIM_N * sizeof *sim);
-    ly_clv_customer *cs = malloc(SIM_N * sizeof *cs);
-    double *got = malloc(SIM_N * sizeof *got), *want = malloc(SIM_N * sizeof *want);
-    assert_non_null(sim);
-    assert_non_null(cs);
-    assert_non_null(got);
-    assert_non_null(want);
+    simPanel p;
+    panelMake(&p);
+    const ly_clv_customer *cs = p.cs;
     rng g;
     rngSeed(&g, 20050101);
-    simBgnbd(&g, &truth, H, sim, SIM_N);
-    for (size_t i = 0; i < SIM_N; i++)
-        cs[i] = sim[i].c;
+    simBgnbd(&g, &truth, H, p.sim, SIM_N);
+    panelSummaries(&p);
 
     ly_bgnbd fit;
     ly_error e;
@@ -574,27 +622,13 @@ static void bgnbd_fit_recovers_simulated_parameters(void **state)
     assert_true(fit.fit.loglik >= ly_bgnbd_loglik(&truth, cs, SIM_N));
     assertRel(fit.fit.loglik, ly_bgnbd_loglik(&fit, cs, SIM_N), 1e-12, "reported loglik");
 
-    /* At the true parameters the predictions are exact expectations: their sums must match
-     * what the simulated customers did. */
     for (size_t i = 0; i < SIM_N; i++) {
-        got[i] = sim[i].holdout;
-        want[i] = ly_bgnbd_expected(&truth, H, cs[i].x, cs[i].t_x, cs[i].T);
+        p.want[0][i] = ly_bgnbd_expected(&truth, H, cs[i].x, cs[i].t_x, cs[i].T);
+        p.want[1][i] = ly_bgnbd_p_alive(&truth, cs[i].x, cs[i].t_x, cs[i].T);
+        p.want[2][i] = ly_bgnbd_expected_unconditional(&truth, cs[i].T);
     }
-    assertSumsAgree(got, want, SIM_N, "BG/NBD holdout purchases");
-    for (size_t i = 0; i < SIM_N; i++) {
-        got[i] = sim[i].alive;
-        want[i] = ly_bgnbd_p_alive(&truth, cs[i].x, cs[i].t_x, cs[i].T);
-    }
-    assertSumsAgree(got, want, SIM_N, "BG/NBD customers alive at T");
-    for (size_t i = 0; i < SIM_N; i++) {
-        got[i] = cs[i].x;
-        want[i] = ly_bgnbd_expected_unconditional(&truth, cs[i].T);
-    }
-    assertSumsAgree(got, want, SIM_N, "BG/NBD calibration purchases");
-    free(sim);
-    free(cs);
-    free(got);
-    free(want);
+    assertPanelPredictions(&p, "BG/NBD");
+    panelFree(&p);
 }
 
 static void pnbd_fit_recovers_simulated_parameters(void **state)
@@ -602,18 +636,13 @@ static void pnbd_fit_recovers_simulated_parameters(void **state)
     (void)state;
     ly_pnbd truth = {.r = 0.6, .alpha = 8.0, .s = 0.8, .beta = 10.0};
     const double H = 39;
-    simCustomer *sim = malloc(SIM_N * sizeof *sim);
-    ly_clv_customer *cs = malloc(SIM_N * sizeof *cs);
-    double *got = malloc(SIM_N * sizeof *got), *want = malloc(SIM_N * sizeof *want);
-    assert_non_null(sim);
-    assert_non_null(cs);
-    assert_non_null(got);
-    assert_non_null(want);
+    simPanel p;
+    panelMake(&p);
+    const ly_clv_customer *cs = p.cs;
     rng g;
     rngSeed(&g, 19870301);
-    simPnbd(&g, &truth, H, sim, SIM_N);
-    for (size_t i = 0; i < SIM_N; i++)
-        cs[i] = sim[i].c;
+    simPnbd(&g, &truth, H, p.sim, SIM_N);
+    panelSummaries(&p);
 
     ly_pnbd fit;
     ly_error e;
@@ -624,24 +653,12 @@ static void pnbd_fit_recovers_simulated_parameters(void **state)
     assert_true(fit.fit.loglik >= ly_pnbd_loglik(&truth, cs, SIM_N));
 
     for (size_t i = 0; i < SIM_N; i++) {
-        got[i] = sim[i].holdout;
-        want[i] = ly_pnbd_expected(&truth, H, cs[i].x, cs[i].t_x, cs[i].T);
+        p.want[0][i] = ly_pnbd_expected(&truth, H, cs[i].x, cs[i].t_x, cs[i].T);
+        p.want[1][i] = ly_pnbd_p_alive(&truth, cs[i].x, cs[i].t_x, cs[i].T);
+        p.want[2][i] = ly_pnbd_expected_unconditional(&truth, cs[i].T);
     }
-    assertSumsAgree(got, want, SIM_N, "Pareto/NBD holdout purchases");
-    for (size_t i = 0; i < SIM_N; i++) {
-        got[i] = sim[i].alive;
-        want[i] = ly_pnbd_p_alive(&truth, cs[i].x, cs[i].t_x, cs[i].T);
-    }
-    assertSumsAgree(got, want, SIM_N, "Pareto/NBD customers alive at T");
-    for (size_t i = 0; i < SIM_N; i++) {
-        got[i] = cs[i].x;
-        want[i] = ly_pnbd_expected_unconditional(&truth, cs[i].T);
-    }
-    assertSumsAgree(got, want, SIM_N, "Pareto/NBD calibration purchases");
-    free(sim);
-    free(cs);
-    free(got);
-    free(want);
+    assertPanelPredictions(&p, "Pareto/NBD");
+    panelFree(&p);
 }
 
 static void gg_fit_recovers_simulated_parameters(void **state)

@@ -180,6 +180,15 @@ static void expectErrorWith(fixture *f, const char *what, const char *method, co
     assertUnchanged(f, what);
 }
 
+/* Posts body (malloc'd; freed here) to /v1/receipts with the POS key and checks its error
+ * and that nothing changed. */
+static void expectReceiptError(fixture *f, const char *what, long status, const char *code, const char *field,
+                               char *body)
+{
+    expectError(f, what, "POST", "/v1/receipts", f->w.pos_key, body, status, code, field);
+    free(body);
+}
+
 static void malformed_and_mistyped_json(void **state)
 {
     fixture *f = *state;
@@ -192,72 +201,55 @@ static void malformed_and_mistyped_json(void **state)
                 400, "malformed_json", NULL);
     expectError(f, "a JSON array", "POST", "/v1/receipts", k, "[1,2]", 400, "invalid_type", NULL);
 
-    char *b = receipt("e2", "{\"sku\":\"A\",\"qty\":\"1000\",\"price\":10000,\"amount\":10000}", NULL);
-    expectError(f, "qty as a string", "POST", "/v1/receipts", k, b, 400, "invalid_type", "lines[0].qty");
-    free(b);
-    b = receipt("e3", "{\"sku\":\"A\",\"qty\":1000,\"price\":1.5,\"amount\":10000}", NULL);
-    expectError(f, "price as a JSON fraction", "POST", "/v1/receipts", k, b, 400, "invalid_type", "lines[0].price");
-    free(b);
-    b = receipt("e3b", "{\"sku\":\"A\",\"qty\":1000,\"price\":10000.0,\"amount\":10000}", NULL);
-    expectError(f, "price as 10000.0", "POST", "/v1/receipts", k, b, 400, "invalid_type", "lines[0].price");
-    free(b);
-    b = receipt("e4", LINE_OK, ",\"redeem_points\":\"5\"");
-    expectError(f, "redeem_points as a string", "POST", "/v1/receipts", k, b, 400, "invalid_type", "redeem_points");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":42,\"store\":\"S001\",\"total\":10000,\"lines\":[" LINE_OK "]}");
-    expectError(f, "receipt_id as a number", "POST", "/v1/receipts", k, b, 400, "invalid_type", "receipt_id");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":\"e5\",\"store\":\"S001\",\"customer\":\"" CARD "\",\"total\":10000,\"lines\":[" LINE_OK "]}");
-    expectError(f, "customer as a string", "POST", "/v1/receipts", k, b, 400, "invalid_type", "customer");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":\"e6\",\"store\":\"S001\",\"total\":10000,\"lines\":{\"sku\":\"A\"}}");
-    expectError(f, "lines as an object", "POST", "/v1/receipts", k, b, 400, "invalid_type", "lines");
-    free(b);
+    expectReceiptError(f, "qty as a string", 400, "invalid_type", "lines[0].qty",
+                       receipt("e2", "{\"sku\":\"A\",\"qty\":\"1000\",\"price\":10000,\"amount\":10000}", NULL));
+    expectReceiptError(f, "price as a JSON fraction", 400, "invalid_type", "lines[0].price",
+                       receipt("e3", "{\"sku\":\"A\",\"qty\":1000,\"price\":1.5,\"amount\":10000}", NULL));
+    expectReceiptError(f, "price as 10000.0", 400, "invalid_type", "lines[0].price",
+                       receipt("e3b", "{\"sku\":\"A\",\"qty\":1000,\"price\":10000.0,\"amount\":10000}", NULL));
+    expectReceiptError(f, "redeem_points as a string", 400, "invalid_type", "redeem_points",
+                       receipt("e4", LINE_OK, ",\"redeem_points\":\"5\""));
+    expectReceiptError(f, "receipt_id as a number", 400, "invalid_type", "receipt_id",
+                       tl_strdupf("{\"receipt_id\":42,\"store\":\"S001\",\"total\":10000,\"lines\":[" LINE_OK "]}"));
+    expectReceiptError(f, "customer as a string", 400, "invalid_type", "customer",
+                       tl_strdupf("{\"receipt_id\":\"e5\",\"store\":\"S001\",\"customer\":\"" CARD "\","
+                                  "\"total\":10000,\"lines\":[" LINE_OK "]}"));
+    expectReceiptError(f, "lines as an object", 400, "invalid_type", "lines",
+                       tl_strdupf("{\"receipt_id\":\"e6\",\"store\":\"S001\",\"total\":10000,\"lines\":{\"sku\":\"A\"}}"));
 }
 
 static void out_of_range_numbers(void **state)
 {
     fixture *f = *state;
     const char *k = f->w.pos_key;
-    char *b = receipt("e10", "{\"sku\":\"A\",\"qty\":-1000,\"price\":10000,\"amount\":10000}", NULL);
-    expectError(f, "negative quantity", "POST", "/v1/receipts", k, b, 400, "invalid_value", "lines[0].qty");
-    free(b);
-    b = receipt("e11", "{\"sku\":\"A\",\"qty\":0,\"price\":10000,\"amount\":10000}", NULL);
-    expectError(f, "zero quantity", "POST", "/v1/receipts", k, b, 400, "invalid_value", "lines[0].qty");
-    free(b);
-    b = receipt("e12", "{\"sku\":\"A\",\"qty\":1000,\"price\":-10000,\"amount\":10000}", NULL);
-    expectError(f, "negative price", "POST", "/v1/receipts", k, b, 400, "invalid_value", "lines[0].price");
-    free(b);
-    b = receipt("e12b", "{\"sku\":\"A\",\"qty\":1000,\"price\":10000,\"amount\":-10000}", NULL);
-    expectError(f, "negative amount", "POST", "/v1/receipts", k, b, 400, "invalid_value", "lines[0].amount");
-    free(b);
-    b = receipt("e13", "{\"sku\":\"A\",\"qty\":1000000001,\"price\":10000,\"amount\":10000}", NULL);
-    expectError(f, "quantity over 10^9 thousandths", "POST", "/v1/receipts", k, b, 400, "invalid_value", "lines[0].qty");
-    free(b);
-    b = receipt("e14", "{\"sku\":\"A\",\"qty\":1000,\"price\":1000000000000001,\"amount\":10000}", NULL);
-    expectError(f, "price over 10^15", "POST", "/v1/receipts", k, b, 400, "invalid_value", "lines[0].price");
-    free(b);
-    b = receipt("e15", "{\"sku\":\"A\",\"qty\":1000,\"price\":99999999999999999999999,\"amount\":10000}", NULL);
-    expectError(f, "price beyond 64 bits", "POST", "/v1/receipts", k, b, 400, "invalid_value", "lines[0].price");
-    free(b);
-    b = receipt("e16", LINE_OK, ",\"redeem_points\":-5");
-    expectError(f, "negative redeem_points", "POST", "/v1/receipts", k, b, 400, "invalid_value", "redeem_points");
-    free(b);
+    expectReceiptError(f, "negative quantity", 400, "invalid_value", "lines[0].qty",
+                       receipt("e10", "{\"sku\":\"A\",\"qty\":-1000,\"price\":10000,\"amount\":10000}", NULL));
+    expectReceiptError(f, "zero quantity", 400, "invalid_value", "lines[0].qty",
+                       receipt("e11", "{\"sku\":\"A\",\"qty\":0,\"price\":10000,\"amount\":10000}", NULL));
+    expectReceiptError(f, "negative price", 400, "invalid_value", "lines[0].price",
+                       receipt("e12", "{\"sku\":\"A\",\"qty\":1000,\"price\":-10000,\"amount\":10000}", NULL));
+    expectReceiptError(f, "negative amount", 400, "invalid_value", "lines[0].amount",
+                       receipt("e12b", "{\"sku\":\"A\",\"qty\":1000,\"price\":10000,\"amount\":-10000}", NULL));
+    expectReceiptError(f, "quantity over 10^9 thousandths", 400, "invalid_value", "lines[0].qty",
+                       receipt("e13", "{\"sku\":\"A\",\"qty\":1000000001,\"price\":10000,\"amount\":10000}", NULL));
+    expectReceiptError(f, "price over 10^15", 400, "invalid_value", "lines[0].price",
+                       receipt("e14", "{\"sku\":\"A\",\"qty\":1000,\"price\":1000000000000001,\"amount\":10000}", NULL));
+    expectReceiptError(f, "price beyond 64 bits", 400, "invalid_value", "lines[0].price",
+                       receipt("e15", "{\"sku\":\"A\",\"qty\":1000,\"price\":99999999999999999999999,"
+                                       "\"amount\":10000}", NULL));
+    expectReceiptError(f, "negative redeem_points", 400, "invalid_value", "redeem_points",
+                       receipt("e16", LINE_OK, ",\"redeem_points\":-5"));
     /* Two lines at the largest amount each: the total is over 10^15. */
-    b = tl_strdupf("{\"receipt_id\":\"e17\",\"store\":\"S001\",\"total\":2000000000000000,\"lines\":["
-                   "{\"sku\":\"A\",\"qty\":1000,\"price\":1000000000000000,\"amount\":1000000000000000},"
-                   "{\"sku\":\"B\",\"qty\":1000,\"price\":1000000000000000,\"amount\":1000000000000000}]}");
-    expectError(f, "total over 10^15", "POST", "/v1/receipts", k, b, 400, "invalid_value", "total");
-    free(b);
-    b = receipt("e18", "{\"sku\":\"A\",\"qty\":1000,\"price\":10000,\"amount\":10001}", NULL);
-    expectError(f, "amount over qty x price", "POST", "/v1/receipts", k, b, 400, "amount_exceeds_price", "lines[0].amount");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":\"e19\",\"store\":\"S001\",\"total\":10001,\"lines\":[" LINE_OK "]}");
-    expectError(f, "total not the sum of the lines", "POST", "/v1/receipts", k, b, 400, "total_mismatch", "total");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":\"e19b\",\"store\":\"S001\",\"total\":0,\"lines\":[]}");
-    expectError(f, "no lines", "POST", "/v1/receipts", k, b, 400, "invalid_value", "lines");
-    free(b);
+    expectReceiptError(f, "total over 10^15", 400, "invalid_value", "total",
+                       tl_strdupf("{\"receipt_id\":\"e17\",\"store\":\"S001\",\"total\":2000000000000000,\"lines\":["
+                                  "{\"sku\":\"A\",\"qty\":1000,\"price\":1000000000000000,\"amount\":1000000000000000},"
+                                  "{\"sku\":\"B\",\"qty\":1000,\"price\":1000000000000000,\"amount\":1000000000000000}]}"));
+    expectReceiptError(f, "amount over qty x price", 400, "amount_exceeds_price", "lines[0].amount",
+                       receipt("e18", "{\"sku\":\"A\",\"qty\":1000,\"price\":10000,\"amount\":10001}", NULL));
+    expectReceiptError(f, "total not the sum of the lines", 400, "total_mismatch", "total",
+                       tl_strdupf("{\"receipt_id\":\"e19\",\"store\":\"S001\",\"total\":10001,\"lines\":[" LINE_OK "]}"));
+    expectReceiptError(f, "no lines", 400, "invalid_value", "lines",
+                       tl_strdupf("{\"receipt_id\":\"e19b\",\"store\":\"S001\",\"total\":0,\"lines\":[]}"));
     char path[128];
     snprintf(path, sizeof path, "/v1/customers/%lld/ledger?limit=0", f->customer);
     expectError(f, "ledger limit 0", "GET", path, k, NULL, 400, "invalid_value", "limit");
@@ -269,43 +261,35 @@ static void unknown_and_missing_fields(void **state)
 {
     fixture *f = *state;
     const char *k = f->w.pos_key;
-    char *b = receipt("e20", LINE_OK, ",\"colour\":\"red\"");
-    expectError(f, "unknown top-level field", "POST", "/v1/receipts", k, b, 400, "unknown_field", "colour");
-    free(b);
-    b = receipt("e21", "{\"sku\":\"A\",\"qty\":1000,\"price\":10000,\"amount\":10000,\"colour\":\"red\"}", NULL);
-    expectError(f, "unknown field in a line", "POST", "/v1/receipts", k, b, 400, "unknown_field", "lines[0].colour");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":\"e21b\",\"store\":\"S001\",\"customer\":{\"cart\":\"" CARD "\"},"
-                   "\"total\":10000,\"lines\":[" LINE_OK "]}");
-    expectError(f, "unknown field in the customer", "POST", "/v1/receipts", k, b, 400, "unknown_field", "customer.cart");
-    free(b);
-    b = tl_strdupf("{\"store\":\"S001\",\"total\":10000,\"lines\":[" LINE_OK "]}");
-    expectError(f, "no receipt_id", "POST", "/v1/receipts", k, b, 400, "missing_field", "receipt_id");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":null,\"store\":\"S001\",\"total\":10000,\"lines\":[" LINE_OK "]}");
-    expectError(f, "receipt_id null", "POST", "/v1/receipts", k, b, 400, "missing_field", "receipt_id");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":\"\",\"store\":\"S001\",\"total\":10000,\"lines\":[" LINE_OK "]}");
-    expectError(f, "empty receipt_id", "POST", "/v1/receipts", k, b, 400, "invalid_value", "receipt_id");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":\"e22\",\"store\":\"S001\",\"total\":10000,\"lines\":[{\"qty\":1000,\"price\":10000,\"amount\":10000}]}");
-    expectError(f, "a line without sku", "POST", "/v1/receipts", k, b, 400, "missing_field", "lines[0].sku");
-    free(b);
-    b = receipt("e23", LINE_OK, ",\"time\":\"2026-11-24T10:00:00\"");
-    expectError(f, "a time without an offset", "POST", "/v1/receipts", k, b, 400, "invalid_value", "time");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":\"e24\",\"store\":\"S001\",\"customer\":{\"phone\":\"call me\"},"
-                   "\"total\":10000,\"lines\":[" LINE_OK "]}");
-    expectError(f, "a phone that is no phone", "POST", "/v1/receipts", k, b, 400, "invalid_identifier", "customer.phone");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":\"e25\",\"store\":\"S001\",\"customer\":{\"card\":\"" CARD "\",\"id\":%lld},"
-                   "\"total\":10000,\"lines\":[" LINE_OK "]}",
-                   f->customer);
-    expectError(f, "a customer named twice", "POST", "/v1/receipts", k, b, 400, "invalid_value", "customer");
-    free(b);
-    b = tl_strdupf("{\"card\":\"ERR-NEW\",\"nickname\":\"x\"}");
-    expectError(f, "unknown field on enrolment", "POST", "/v1/customers", k, b, 400, "unknown_field", "nickname");
-    free(b);
+    expectReceiptError(f, "unknown top-level field", 400, "unknown_field", "colour",
+                       receipt("e20", LINE_OK, ",\"colour\":\"red\""));
+    expectReceiptError(f, "unknown field in a line", 400, "unknown_field", "lines[0].colour",
+                       receipt("e21", "{\"sku\":\"A\",\"qty\":1000,\"price\":10000,\"amount\":10000,"
+                                       "\"colour\":\"red\"}", NULL));
+    expectReceiptError(f, "unknown field in the customer", 400, "unknown_field", "customer.cart",
+                       tl_strdupf("{\"receipt_id\":\"e21b\",\"store\":\"S001\",\"customer\":{\"cart\":\"" CARD "\"},"
+                                  "\"total\":10000,\"lines\":[" LINE_OK "]}"));
+    expectReceiptError(f, "no receipt_id", 400, "missing_field", "receipt_id",
+                       tl_strdupf("{\"store\":\"S001\",\"total\":10000,\"lines\":[" LINE_OK "]}"));
+    expectReceiptError(f, "receipt_id null", 400, "missing_field", "receipt_id",
+                       tl_strdupf("{\"receipt_id\":null,\"store\":\"S001\",\"total\":10000,\"lines\":[" LINE_OK "]}"));
+    expectReceiptError(f, "empty receipt_id", 400, "invalid_value", "receipt_id",
+                       tl_strdupf("{\"receipt_id\":\"\",\"store\":\"S001\",\"total\":10000,\"lines\":[" LINE_OK "]}"));
+    expectReceiptError(f, "a line without sku", 400, "missing_field", "lines[0].sku",
+                       tl_strdupf("{\"receipt_id\":\"e22\",\"store\":\"S001\",\"total\":10000,"
+                                  "\"lines\":[{\"qty\":1000,\"price\":10000,\"amount\":10000}]}"));
+    expectReceiptError(f, "a time without an offset", 400, "invalid_value", "time",
+                       receipt("e23", LINE_OK, ",\"time\":\"2026-11-24T10:00:00\""));
+    expectReceiptError(f, "a phone that is no phone", 400, "invalid_identifier", "customer.phone",
+                       tl_strdupf("{\"receipt_id\":\"e24\",\"store\":\"S001\",\"customer\":{\"phone\":\"call me\"},"
+                                  "\"total\":10000,\"lines\":[" LINE_OK "]}"));
+    expectReceiptError(f, "a customer named twice", 400, "invalid_value", "customer",
+                       tl_strdupf("{\"receipt_id\":\"e25\",\"store\":\"S001\","
+                                  "\"customer\":{\"card\":\"" CARD "\",\"id\":%lld},"
+                                  "\"total\":10000,\"lines\":[" LINE_OK "]}",
+                                  f->customer));
+    expectError(f, "unknown field on enrolment", "POST", "/v1/customers", k, "{\"card\":\"ERR-NEW\",\"nickname\":\"x\"}",
+                400, "unknown_field", "nickname");
     expectError(f, "an identifier that belongs to another", "POST", "/v1/customers", k, "{\"card\":\"" CARD "\"}", 409,
                 "identifier_taken", "card");
     char path[96];
@@ -324,15 +308,12 @@ static void unknown_customer_receipt_and_endpoint(void **state)
 {
     fixture *f = *state;
     const char *k = f->w.pos_key;
-    char *b = tl_strdupf("{\"receipt_id\":\"e30\",\"store\":\"S001\",\"customer\":{\"card\":\"NO-SUCH-CARD\"},"
-                         "\"total\":10000,\"lines\":[" LINE_OK "]}");
-    expectError(f, "receipt for an unknown card", "POST", "/v1/receipts", k, b, 404, "customer_not_found",
-                "customer.card");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":\"e31\",\"store\":\"S001\",\"customer\":{\"id\":999999},"
-                   "\"total\":10000,\"lines\":[" LINE_OK "]}");
-    expectError(f, "receipt for an unknown customer id", "POST", "/v1/receipts", k, b, 404, "customer_not_found", NULL);
-    free(b);
+    expectReceiptError(f, "receipt for an unknown card", 404, "customer_not_found", "customer.card",
+                       tl_strdupf("{\"receipt_id\":\"e30\",\"store\":\"S001\",\"customer\":{\"card\":\"NO-SUCH-CARD\"},"
+                                  "\"total\":10000,\"lines\":[" LINE_OK "]}"));
+    expectReceiptError(f, "receipt for an unknown customer id", 404, "customer_not_found", NULL,
+                       tl_strdupf("{\"receipt_id\":\"e31\",\"store\":\"S001\",\"customer\":{\"id\":999999},"
+                                  "\"total\":10000,\"lines\":[" LINE_OK "]}"));
     expectError(f, "unknown customer id", "GET", "/v1/customers/999999", k, NULL, 404, "customer_not_found", "id");
     expectError(f, "customer id that is no number", "GET", "/v1/customers/abc", k, NULL, 404, "customer_not_found", "id");
     expectError(f, "balance of an unknown customer", "GET", "/v1/customers/999999/balance", k, NULL, 404,
@@ -442,20 +423,16 @@ static void business_rules(void **state)
                 "{\"return_id\":\"err-ret3\",\"lines\":[{\"line\":0,\"qty\":1000}]}", 404, "receipt_not_found", NULL);
 
     /* 100.00 RUB may take at most 50 points (max share 50%). */
-    char *b = receipt("e60", LINE_OK, ",\"redeem_points\":51");
-    expectError(f, "redeem over the receipt's maximum", "POST", "/v1/receipts", k, b, 422, "redeem_exceeds_max",
-                "redeem_points");
-    free(b);
+    expectReceiptError(f, "redeem over the receipt's maximum", 422, "redeem_exceeds_max", "redeem_points",
+                       receipt("e60", LINE_OK, ",\"redeem_points\":51"));
     /* The customer has 1000 - 20 = 980 available: a big receipt cannot take 981. */
-    b = tl_strdupf("{\"receipt_id\":\"e61\",\"store\":\"S001\",\"customer\":{\"card\":\"" CARD "\"},"
-                   "\"redeem_points\":981,\"total\":1000000,"
-                   "\"lines\":[{\"sku\":\"TV\",\"qty\":1000,\"price\":1000000,\"amount\":1000000}]}");
-    expectError(f, "redeem over the balance", "POST", "/v1/receipts", k, b, 422, "redeem_exceeds_max", "redeem_points");
-    free(b);
-    b = tl_strdupf("{\"receipt_id\":\"e62\",\"store\":\"S001\",\"redeem_points\":5,\"total\":10000,"
-                   "\"lines\":[" LINE_OK "]}");
-    expectError(f, "redeem without a customer", "POST", "/v1/receipts", k, b, 422, "customer_required", "redeem_points");
-    free(b);
+    expectReceiptError(f, "redeem over the balance", 422, "redeem_exceeds_max", "redeem_points",
+                       tl_strdupf("{\"receipt_id\":\"e61\",\"store\":\"S001\",\"customer\":{\"card\":\"" CARD "\"},"
+                                  "\"redeem_points\":981,\"total\":1000000,"
+                                  "\"lines\":[{\"sku\":\"TV\",\"qty\":1000,\"price\":1000000,\"amount\":1000000}]}"));
+    expectReceiptError(f, "redeem without a customer", 422, "customer_required", "redeem_points",
+                       tl_strdupf("{\"receipt_id\":\"e62\",\"store\":\"S001\",\"redeem_points\":5,\"total\":10000,"
+                                  "\"lines\":[" LINE_OK "]}"));
     char path[96];
     snprintf(path, sizeof path, "/v1/customers/%lld/adjustments", f->customer);
     expectError(f, "taking more points than available", "POST", path, f->w.admin_key,

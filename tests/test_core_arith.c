@@ -20,25 +20,24 @@ static void muldiv_rounds_by_the_named_rule(void **state)
 {
     (void)state;
     /* 7 * 1 / 2 = 3.5; 5 / 2 = 2.5; 7 / 3 = 2.33; 8 / 3 = 2.67; 6 / 3 = 2 exactly. */
-    assert_int_equal(md(7, 1, 2, LY_ROUND_DOWN), 3);
-    assert_int_equal(md(7, 1, 2, LY_ROUND_HALF_UP), 4);
-    assert_int_equal(md(7, 1, 2, LY_ROUND_HALF_EVEN), 4);
-    assert_int_equal(md(7, 1, 2, LY_ROUND_UP), 4);
-
-    assert_int_equal(md(5, 1, 2, LY_ROUND_DOWN), 2);
-    assert_int_equal(md(5, 1, 2, LY_ROUND_HALF_UP), 3);
-    assert_int_equal(md(5, 1, 2, LY_ROUND_HALF_EVEN), 2);
-    assert_int_equal(md(5, 1, 2, LY_ROUND_UP), 3);
-
-    assert_int_equal(md(7, 1, 3, LY_ROUND_DOWN), 2);
-    assert_int_equal(md(7, 1, 3, LY_ROUND_HALF_UP), 2);
-    assert_int_equal(md(7, 1, 3, LY_ROUND_HALF_EVEN), 2);
-    assert_int_equal(md(7, 1, 3, LY_ROUND_UP), 3);
-
-    assert_int_equal(md(8, 1, 3, LY_ROUND_DOWN), 2);
-    assert_int_equal(md(8, 1, 3, LY_ROUND_HALF_UP), 3);
-    assert_int_equal(md(8, 1, 3, LY_ROUND_HALF_EVEN), 3);
-    assert_int_equal(md(8, 1, 3, LY_ROUND_UP), 3);
+    static const struct {
+        int64_t a, b, c;
+        int64_t want[4]; /* down, half_up, half_even, up */
+    } cases[] = {
+        {7, 1, 2, {3, 4, 4, 4}},
+        {5, 1, 2, {2, 3, 2, 3}},
+        {7, 1, 3, {2, 2, 2, 3}},
+        {8, 1, 3, {2, 3, 3, 3}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int r = LY_ROUND_DOWN; r <= LY_ROUND_UP; r++) {
+            int64_t got = md(cases[i].a, cases[i].b, cases[i].c, (ly_rounding)r);
+            if (got != cases[i].want[r - LY_ROUND_DOWN])
+                fail_msg("%lld * %lld / %lld rounded %s: %lld, expected %lld",
+                         (long long)cases[i].a, (long long)cases[i].b, (long long)cases[i].c,
+                         ly_rounding_name((ly_rounding)r), (long long)got,
+                         (long long)cases[i].want[r - LY_ROUND_DOWN]);
+        }
 
     for (int r = LY_ROUND_DOWN; r <= LY_ROUND_UP; r++) {
         assert_int_equal(md(6, 1, 3, (ly_rounding)r), 2);
@@ -103,42 +102,36 @@ static int64_t sum(const int64_t *v, size_t n)
     return s;
 }
 
+/* ly_allocate(total, w, caps, n) succeeds and gives exactly want[0..n-1]. */
+static void assertSplit(int64_t total, const int64_t *w, const int64_t *caps, size_t n,
+                        const int64_t *want)
+{
+    int64_t out[8];
+    assert_true(n <= 8);
+    assert_int_equal(ly_allocate(total, w, caps, n, out), LY_OK);
+    for (size_t i = 0; i < n; i++)
+        if (out[i] != want[i])
+            fail_msg("%lld split: part %zu is %lld, expected %lld", (long long)total, i,
+                     (long long)out[i], (long long)want[i]);
+}
+
 static void allocate_splits_by_largest_remainder(void **state)
 {
     (void)state;
     int64_t out[4];
     /* 10 over 1:1:1 -> 3.33 each; the one unit left goes to the lowest index. */
-    int64_t w3[] = {1, 1, 1};
-    assert_int_equal(ly_allocate(10, w3, NULL, 3, out), LY_OK);
-    assert_int_equal(out[0], 4);
-    assert_int_equal(out[1], 3);
-    assert_int_equal(out[2], 3);
+    assertSplit(10, (const int64_t[]){1, 1, 1}, NULL, 3, (const int64_t[]){4, 3, 3});
     /* 100 over 1:2:3:4 is exact. */
-    int64_t w4[] = {1, 2, 3, 4};
-    assert_int_equal(ly_allocate(100, w4, NULL, 4, out), LY_OK);
-    assert_int_equal(out[0], 10);
-    assert_int_equal(out[1], 20);
-    assert_int_equal(out[2], 30);
-    assert_int_equal(out[3], 40);
+    assertSplit(100, (const int64_t[]){1, 2, 3, 4}, NULL, 4, (const int64_t[]){10, 20, 30, 40});
     /* 10 over 5:3:2 weights of 1/3: 10*{5,3,2}/10 exact; 7 over them: 3.5, 2.1, 1.4 ->
      * floors 3,2,1 and the left unit goes to the largest remainder (.5, index 0). */
     int64_t w532[] = {5, 3, 2};
-    assert_int_equal(ly_allocate(7, w532, NULL, 3, out), LY_OK);
-    assert_int_equal(out[0], 4);
-    assert_int_equal(out[1], 2);
-    assert_int_equal(out[2], 1);
+    assertSplit(7, w532, NULL, 3, (const int64_t[]){4, 2, 1});
     /* The largest remainder wins even at a higher index: 5 over 1:3 = 1.25, 3.75. */
-    int64_t w13[] = {1, 3};
-    assert_int_equal(ly_allocate(5, w13, NULL, 2, out), LY_OK);
-    assert_int_equal(out[0], 1);
-    assert_int_equal(out[1], 4);
+    assertSplit(5, (const int64_t[]){1, 3}, NULL, 2, (const int64_t[]){1, 4});
     /* Zero weights get nothing; zero total gives zeros. */
     int64_t w0[] = {0, 2, 0, 2};
-    assert_int_equal(ly_allocate(3, w0, NULL, 4, out), LY_OK);
-    assert_int_equal(out[0], 0);
-    assert_int_equal(out[1], 2);
-    assert_int_equal(out[2], 0);
-    assert_int_equal(out[3], 1);
+    assertSplit(3, w0, NULL, 4, (const int64_t[]){0, 2, 0, 1});
     assert_int_equal(ly_allocate(0, w0, NULL, 4, out), LY_OK);
     assert_int_equal(sum(out, 4), 0);
     /* Huge values: the products need 128 bits. */
@@ -152,33 +145,20 @@ static void allocate_moves_units_that_pass_a_cap(void **state)
 {
     (void)state;
     int64_t out[3];
-    /* 10 over 1:1:1 with the first part capped at 1: the others share 9 -> 5, 4. */
-    int64_t w[] = {1, 1, 1};
-    int64_t caps[] = {1, 100, 100};
-    assert_int_equal(ly_allocate(10, w, caps, 3, out), LY_OK);
-    assert_int_equal(out[0], 1);
-    assert_int_equal(out[1], 5);
-    assert_int_equal(out[2], 4);
-    /* A cap that pins one part makes another pass its own cap: iterate. */
-    int64_t w2[] = {6, 3, 1};
-    int64_t c2[] = {2, 3, 100};
-    assert_int_equal(ly_allocate(10, w2, c2, 3, out), LY_OK);
-    assert_int_equal(out[0], 2);
-    assert_int_equal(out[1], 3);
-    assert_int_equal(out[2], 5);
-    /* Caps exactly equal to the total: every part full. */
-    int64_t c3[] = {3, 3, 4};
-    assert_int_equal(ly_allocate(10, w, c3, 3, out), LY_OK);
-    assert_int_equal(out[0], 3);
-    assert_int_equal(out[1], 3);
-    assert_int_equal(out[2], 4);
-    /* A zero cap takes nothing even with the largest weight. */
-    int64_t w4[] = {100, 1, 1};
-    int64_t c4[] = {0, 50, 50};
-    assert_int_equal(ly_allocate(7, w4, c4, 3, out), LY_OK);
-    assert_int_equal(out[0], 0);
-    assert_int_equal(out[1], 4);
-    assert_int_equal(out[2], 3);
+    static const struct {
+        int64_t total, w[3], caps[3], want[3];
+    } cases[] = {
+        /* 10 over 1:1:1 with the first part capped at 1: the others share 9 -> 5, 4. */
+        {10, {1, 1, 1}, {1, 100, 100}, {1, 5, 4}},
+        /* A cap that pins one part makes another pass its own cap: iterate. */
+        {10, {6, 3, 1}, {2, 3, 100}, {2, 3, 5}},
+        /* Caps exactly equal to the total: every part full. */
+        {10, {1, 1, 1}, {3, 3, 4}, {3, 3, 4}},
+        /* A zero cap takes nothing even with the largest weight. */
+        {7, {100, 1, 1}, {0, 50, 50}, {0, 4, 3}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assertSplit(cases[i].total, cases[i].w, cases[i].caps, 3, cases[i].want);
     /* When the weighted parts are full, the rest fills zero-weight parts with room. */
     int64_t w5[] = {1, 0, 0};
     int64_t c5[] = {2, 3, 5};

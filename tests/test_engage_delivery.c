@@ -436,6 +436,30 @@ static char *webhookConfig(const receiver *rx, const char *retry, long timeout_m
                       retry, batch, rx->url, SECRET, timeout_ms);
 }
 
+/* The parsed webhookConfig; when saveTo is not NULL the same text is also written there
+ * (for `loyal outbox deliver --delivery` and LOYAL_DELIVERY). */
+static ly_delivery_config *webhookDelivery(const receiver *rx, const char *retry,
+                                           long timeout_ms, int batch, const char *saveTo)
+{
+    char *text = webhookConfig(rx, retry, timeout_ms, batch);
+    if (saveTo) assert_int_equal(tl_write_file(saveTo, text, (size_t)-1), 0);
+    ly_delivery_config *c = config(text);
+    free(text);
+    return c;
+}
+
+/* Waits (at most ms) until the receiver holds a request unanswered; returns how many it
+ * holds. Only the wait is bounded by the clock, never what a test concludes. */
+static int rxAwaitHanging(receiver *rx, int ms)
+{
+    uint64_t t0 = msNow();
+    pthread_mutex_lock(&rx->mu);
+    while (rx->hanging == 0 && msNow() - t0 < (uint64_t)ms) rxWait(rx, 50, NULL);
+    int hanging = rx->hanging;
+    pthread_mutex_unlock(&rx->mu);
+    return hanging;
+}
+
 /* ---------------------------------------------------------------------------------------
  * Running `loyal` in the background (to kill it)
  * ------------------------------------------------------------------------------------- */
@@ -762,10 +786,9 @@ static void test_webhook_fails_times_out_and_recovers(void **state)
      * even on a loaded machine under the sanitizers: the counts below must not depend on
      * how fast this machine is. */
     rx.stall_ms = 3000;
-    char *text = webhookConfig(&rx, "{\"max_attempts\": 6, \"backoff_base_seconds\": 10,"
-                                    " \"backoff_max_seconds\": 40}", 800, 10);
-    ly_delivery_config *c = config(text);
-    free(text);
+    const char *retry = "{\"max_attempts\": 6, \"backoff_base_seconds\": 10,"
+                        " \"backoff_max_seconds\": 40}";
+    ly_delivery_config *c = webhookDelivery(&rx, retry, 800, 10, NULL);
     char ids[FLAKY_N][32];
     for (int i = 0; i < FLAKY_N; i++) {
         char payload[64];
@@ -873,21 +896,14 @@ static void test_hung_receiver_never_blocks_writes(void **state)
     worldMake(&w, "outbox-hung");
     receiver rx;
     rxStart(&rx, RX_HANG);
-    char *text = webhookConfig(&rx, "{\"max_attempts\": 3}", 4000, 10);
-    ly_delivery_config *c = config(text);
-    free(text);
+    ly_delivery_config *c = webhookDelivery(&rx, "{\"max_attempts\": 3}", 4000, 10, NULL);
     char id[32];
     enqueueOk(&w, "t", w.customers[0], 0, "sms", "{}", id);
     passThread p = {.w = &w, .c = c};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, passMain, &p), 0);
     /* Wait until the receiver holds the request. */
-    uint64_t t0 = msNow();
-    pthread_mutex_lock(&rx.mu);
-    while (rx.hanging == 0 && msNow() - t0 < 5000) rxWait(&rx, 50, NULL);
-    int hanging = rx.hanging;
-    pthread_mutex_unlock(&rx.mu);
-    assert_int_equal(hanging, 1);
+    assert_int_equal(rxAwaitHanging(&rx, 5000), 1);
     /* Meanwhile the writer serves everyone else: all 20 writes are done while the delivery
      * pass is still waiting for the receiver (until the client's 4 s timeout), so none of
      * them waited for the delivery. The clock is not read: only a writer that waits for the
@@ -920,11 +936,9 @@ static void test_dead_letter_then_outbox_retry(void **state)
     worldMake(&w, "outbox-dead");
     receiver rx;
     rxStart(&rx, RX_500);
-    char *text = webhookConfig(&rx, "{\"max_attempts\": 3, \"backoff_base_seconds\": 5}", 2000, 10);
     char *cfgPath = tl_join(w.dir, "delivery.json");
-    assert_int_equal(tl_write_file(cfgPath, text, (size_t)-1), 0);
-    ly_delivery_config *c = config(text);
-    free(text);
+    const char *retry = "{\"max_attempts\": 3, \"backoff_base_seconds\": 5}";
+    ly_delivery_config *c = webhookDelivery(&rx, retry, 2000, 10, cfgPath);
     char id[32], refused[32];
     enqueueOk(&w, "winback", w.customers[0], 0, "sms", "{\"text\":\"x\"}", id);
     ly_delivery_result r;
@@ -1003,13 +1017,10 @@ static void test_killed_deliver_loses_nothing(void **state)
     worldMake(&w, "outbox-crash");
     receiver rx;
     rxStart(&rx, RX_HANG);
-    char *text = webhookConfig(&rx, "{\"max_attempts\": 4}", 15000, 4);
     char *cfgPath = tl_join(w.dir, "delivery.json");
-    assert_int_equal(tl_write_file(cfgPath, text, (size_t)-1), 0);
-    ly_delivery_config *c = config(text);
+    ly_delivery_config *c = webhookDelivery(&rx, "{\"max_attempts\": 4}", 15000, 4, cfgPath);
     int64_t lease = c->lease;
     ly_delivery_config_free(c);
-    free(text);
     char ids[CRASH_N][32];
     for (int i = 0; i < CRASH_N; i++)
         enqueueOk(&w, "welcome", w.customers[i % 8], i / 8, "sms", "{\"text\":\"hi\"}", ids[i]);
@@ -1020,12 +1031,7 @@ static void test_killed_deliver_loses_nothing(void **state)
     const char *args[] = {"outbox", "deliver", "--db", w.db, "--delivery", cfgPath, NULL};
     pid_t pid = spawnLoyal(env1, log, args);
     /* Wait until the receiver holds the first message (it has acted on it). */
-    uint64_t t0 = msNow();
-    pthread_mutex_lock(&rx.mu);
-    while (rx.hanging == 0 && msNow() - t0 < 10000) rxWait(&rx, 50, NULL);
-    int hanging = rx.hanging;
-    pthread_mutex_unlock(&rx.mu);
-    assert_int_equal(hanging, 1);
+    assert_int_equal(rxAwaitHanging(&rx, 10000), 1);
     kill(pid, SIGKILL);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -1289,12 +1295,16 @@ static void smtpFree(smtpServer *sv)
     sv->n = 0;
 }
 
-static char *smtpConfig(const smtpServer *sv)
+static ly_delivery_config *smtpDelivery(const smtpServer *sv)
 {
-    return tl_strdupf("{\"channels\": {\"email\": {\"adapter\": \"smtp\","
-                      " \"url\": \"smtp://127.0.0.1:%d\", \"from\": \"Shop <loyalty@shop.example>\","
-                      " \"starttls\": \"never\", \"timeout_ms\": 5000, \"cost\": 10}}}",
-                      sv->port);
+    char *text = tl_strdupf("{\"channels\": {\"email\": {\"adapter\": \"smtp\","
+                            " \"url\": \"smtp://127.0.0.1:%d\","
+                            " \"from\": \"Shop <loyalty@shop.example>\","
+                            " \"starttls\": \"never\", \"timeout_ms\": 5000, \"cost\": 10}}}",
+                            sv->port);
+    ly_delivery_config *c = config(text);
+    free(text);
+    return c;
 }
 
 static void test_smtp_sends_an_rfc5322_message(void **state)
@@ -1304,9 +1314,7 @@ static void test_smtp_sends_an_rfc5322_message(void **state)
     worldMake(&w, "outbox-smtp");
     smtpServer sv;
     smtpStart(&sv, 250);
-    char *text = smtpConfig(&sv);
-    ly_delivery_config *c = config(text);
-    free(text);
+    ly_delivery_config *c = smtpDelivery(&sv);
     char id[32], noTo[32];
     enqueueOk(&w, "winback", w.customers[0], 0, "email",
               "{\"to\":\"Анна <anna@example.com>\",\"subject\":\"Скидка 10% для вас\","
@@ -1350,9 +1358,7 @@ static void test_smtp_sends_an_rfc5322_message(void **state)
 
     /* A recipient the server refuses for good (550) is dead at once. */
     smtpStart(&sv, 550);
-    text = smtpConfig(&sv);
-    c = config(text);
-    free(text);
+    c = smtpDelivery(&sv);
     char refused[32];
     enqueueOk(&w, "winback", w.customers[2], 0, "email",
               "{\"to\":\"ghost@example.com\",\"subject\":\"s\",\"text\":\"t\"}", refused);
@@ -1421,31 +1427,46 @@ static void test_smtp_message_encodings(void **state)
  * The server's delivery thread and /metrics
  * ------------------------------------------------------------------------------------- */
 
+/* A tl_world for `loyal serve` with n customers, each with one pending "welcome" message on
+ * channel (ids[i] its id when ids is not NULL); the store is left closed for the server. */
+static void serveWorldMake(tl_world *tw, const char *prefix, int n, const char *channel,
+                           char (*ids)[32])
+{
+    tl_world_make(tw, prefix, "examples/program.json");
+    world w = {.dir = NULL};
+    w.db = tw->db;
+    worldOpen(&w);
+    for (int i = 0; i < n; i++)
+        if (ly_store_write(w.s, addCustomerRun, &w.customers[i], NULL) != LY_OK)
+            fail_msg("customer");
+    for (int i = 0; i < n; i++)
+        enqueueOk(&w, "welcome", w.customers[i], 0, channel, "{}", ids ? ids[i] : NULL);
+    worldClose(&w);
+}
+
+/* Starts the server of tw with the delivery file cfg and the fixed clock. */
+static void serveWithDelivery(tl_world *tw, tl_server *s, const char *cfg)
+{
+    char envCfg[600];
+    snprintf(envCfg, sizeof envCfg, "LOYAL_DELIVERY=%s", cfg);
+    const char *env[] = {NOW_ENV, envCfg, NULL};
+    tl_world_serve(tw, s, env);
+}
+
 static void test_serve_delivers_and_reports_metrics(void **state)
 {
     (void)state;
     tl_world tw;
-    tl_world_make(&tw, "outbox-serve", "examples/program.json");
-    world w = {.dir = NULL};
-    w.db = tw.db;
-    worldOpen(&w);
-    for (int i = 0; i < 3; i++)
-        if (ly_store_write(w.s, addCustomerRun, &w.customers[i], NULL) != LY_OK)
-            fail_msg("customer");
     char ids[3][32];
-    for (int i = 0; i < 3; i++) enqueueOk(&w, "welcome", w.customers[i], 0, "push", "{}", ids[i]);
-    worldClose(&w);
+    serveWorldMake(&tw, "outbox-serve", 3, "push", ids);
     char *out = tl_join(tw.dir, "push.jsonl");
     char *cfg = tl_join(tw.dir, "delivery.json");
     char *text = tl_strdupf("{\"channels\": {\"push\": {\"adapter\": \"file\", \"path\": \"%s\","
                             " \"cost\": 1}}}", out);
     assert_int_equal(tl_write_file(cfg, text, (size_t)-1), 0);
     free(text);
-    char envCfg[600];
-    snprintf(envCfg, sizeof envCfg, "LOYAL_DELIVERY=%s", cfg);
-    const char *env[] = {NOW_ENV, envCfg, NULL};
     tl_server s;
-    tl_world_serve(&tw, &s, env);
+    serveWithDelivery(&tw, &s, cfg);
     /* The delivery thread starts at once; wait (bounded) for the three lines. */
     int lines = 0;
     for (uint64_t t0 = msNow(); msNow() - t0 < 10000; sleepMs(50)) {
@@ -1485,32 +1506,14 @@ static void test_serve_checkout_is_not_held_by_a_hung_receiver(void **state)
 {
     (void)state;
     tl_world tw;
-    tl_world_make(&tw, "outbox-checkout", "examples/program.json");
-    world w = {.dir = NULL};
-    w.db = tw.db;
-    worldOpen(&w);
-    for (int i = 0; i < 4; i++)
-        if (ly_store_write(w.s, addCustomerRun, &w.customers[i], NULL) != LY_OK)
-            fail_msg("customer");
-    for (int i = 0; i < 4; i++) enqueueOk(&w, "welcome", w.customers[i], 0, "sms", "{}", NULL);
-    worldClose(&w);
+    serveWorldMake(&tw, "outbox-checkout", 4, "sms", NULL);
     receiver rx;
     rxStart(&rx, RX_HANG);
     char *cfg = tl_join(tw.dir, "delivery.json");
-    char *text = webhookConfig(&rx, "{\"max_attempts\": 5}", 3000, 10);
-    assert_int_equal(tl_write_file(cfg, text, (size_t)-1), 0);
-    free(text);
-    char envCfg[600];
-    snprintf(envCfg, sizeof envCfg, "LOYAL_DELIVERY=%s", cfg);
-    const char *env[] = {NOW_ENV, envCfg, NULL};
+    ly_delivery_config_free(webhookDelivery(&rx, "{\"max_attempts\": 5}", 3000, 10, cfg));
     tl_server s;
-    tl_world_serve(&tw, &s, env);
-    uint64_t t0 = msNow();
-    pthread_mutex_lock(&rx.mu);
-    while (rx.hanging == 0 && msNow() - t0 < 10000) rxWait(&rx, 50, NULL);
-    int hanging = rx.hanging;
-    pthread_mutex_unlock(&rx.mu);
-    assert_int_equal(hanging, 1);
+    serveWithDelivery(&tw, &s, cfg);
+    assert_int_equal(rxAwaitHanging(&rx, 10000), 1);
     /* Checkouts while the delivery thread is stuck: all 20 are confirmed while its batch
      * (the 4 messages) is still 'sending' (they leave that state only at the client's 3 s
      * timeout), so none waited for the delivery. No clock is read. */
@@ -1527,10 +1530,12 @@ static void test_serve_checkout_is_not_held_by_a_hung_receiver(void **state)
     assert_int_equal(sendingNow(tw.db), 4);
     /* Stopping: the hung attempt ends at its 3 s timeout (a retry), the rest of the batch
      * is released; nothing is left 'sending'. */
-    t0 = msNow();
+    uint64_t t0 = msNow();
     assert_int_equal(tl_server_stop(&s), 0);
     assert_true(msNow() - t0 < 10000);
     rxStop(&rx);
+    world w = {.dir = NULL};
+    w.db = tw.db;
     worldOpen(&w);
     int64_t n[LY_MSG_STATE_COUNT];
     counts(&w, n);

@@ -94,6 +94,23 @@ static size_t offersFor(const ly_offers_model *m, const char *key, int64_t day, 
     return n;
 }
 
+/* The one offer key gets on day: exactly one, for sku. */
+static const ly_offer *onlyOffer(const ly_offers_model *m, const char *key, int64_t day,
+                                 ly_arena *a, const char *sku)
+{
+    ly_offer *off;
+    assert_int_equal(offersFor(m, key, day, 10, a, &off), 1);
+    assert_string_equal(off[0].sku, sku);
+    return &off[0];
+}
+
+/* Frees *m and builds it again from h under o (after a test changed o). */
+static void rebuild(ly_offers_model **m, const hist *h, const ly_offers_options *o)
+{
+    ly_offers_model_free(*m);
+    *m = build(h, o);
+}
+
 static int64_t simDay(ly_time t)
 {
     return (t + 180 * 60) / 86400;
@@ -242,42 +259,32 @@ static void test_new_category(void **state)
     ly_offers_model *m = build(&h, &o);
     ly_arena a = {0};
     ly_offer *off;
-    size_t n = offersFor(m, "t", 1, 10, &a, &off);
-    assert_int_equal(n, 1);
-    assert_int_equal(off[0].kind, LY_OFFER_NEW_CATEGORY);
-    assert_string_equal(off[0].sku, "z1");     /* 2 of the 3 look-alikes buy z1, 1 buys z2 */
-    assert_string_equal(off[0].category, "Z");
-    NEAR(off[0].score, 2.0 / 3.0);
-    assert_int_equal(off[0].lookalikes, 3);
-    assert_int_equal(off[0].lookalikes_buying, 3);
-    assert_non_null(strstr(off[0].reason, "3 of your 3 look-alikes"));
+    /* 2 of the 3 look-alikes buy z1, 1 buys z2 */
+    const ly_offer *one = onlyOffer(m, "t", 1, &a, "z1");
+    assert_int_equal(one->kind, LY_OFFER_NEW_CATEGORY);
+    assert_string_equal(one->category, "Z");
+    NEAR(one->score, 2.0 / 3.0);
+    assert_int_equal(one->lookalikes, 3);
+    assert_int_equal(one->lookalikes_buying, 3);
+    assert_non_null(strstr(one->reason, "3 of your 3 look-alikes"));
 
     /* with 2 look-alikes (ties by customer order: p1, p2) z1 and z2 tie on similarity;
      * the one more customers buy wins (z1: 2 buyers) */
-    ly_offers_model_free(m);
     o.lookalikes = 2;
-    m = build(&h, &o);
-    n = offersFor(m, "t", 1, 10, &a, &off);
-    assert_int_equal(n, 1);
-    assert_string_equal(off[0].sku, "z1");
-    NEAR(off[0].score, 0.5);
+    rebuild(&m, &h, &o);
+    NEAR(onlyOffer(m, "t", 1, &a, "z1")->score, 0.5);
     /* a category needs min_lookalikes buying it */
-    ly_offers_model_free(m);
     o.lookalikes = 3;
     o.min_lookalikes = 4;
-    m = build(&h, &o);
+    rebuild(&m, &h, &o);
     assert_int_equal(offersFor(m, "t", 1, 10, &a, &off), 0);
-    ly_offers_model_free(m);
 
     /* with co-occurrence on, z1 is also bought_together (with x1: 2 of x1's 4 baskets,
      * 0.5); the better-scored kind stays, the item appears once */
     o.min_lookalikes = 2;
     o.min_pair_count = 2;
-    m = build(&h, &o);
-    n = offersFor(m, "t", 1, 10, &a, &off);
-    assert_int_equal(n, 1);
-    assert_string_equal(off[0].sku, "z1");
-    assert_int_equal(off[0].kind, LY_OFFER_NEW_CATEGORY);
+    rebuild(&m, &h, &o);
+    assert_int_equal(onlyOffer(m, "t", 1, &a, "z1")->kind, LY_OFFER_NEW_CATEGORY);
     ly_offers_model_free(m);
     ly_arena_free(&a);
 }
@@ -308,35 +315,24 @@ static void test_upgrade(void **state)
     o.min_buyers = 2;
     ly_offers_model *m = build(&h, &o);
     ly_arena a = {0};
-    ly_offer *off;
-    size_t n = offersFor(m, "u", 10, 10, &a, &off);
-    assert_int_equal(n, 1);
-    assert_int_equal(off[0].kind, LY_OFFER_UPGRADE);
-    assert_string_equal(off[0].sku, "t3");
-    NEAR(off[0].score, 3.0 / 8.0); /* 3 of the category's 8 buyers */
-    assert_int_equal(off[0].price, 300);
-    assert_int_equal(off[0].usual_price, 100);
-    assert_int_equal(off[0].category_buyers, 8);
-    assert_int_equal(off[0].sku_buyers, 3);
-    assert_non_null(strstr(off[0].reason, "3.00 a unit against the 1.00"));
-    ly_offers_model_free(m);
+    const ly_offer *one = onlyOffer(m, "u", 10, &a, "t3");
+    assert_int_equal(one->kind, LY_OFFER_UPGRADE);
+    NEAR(one->score, 3.0 / 8.0); /* 3 of the category's 8 buyers */
+    assert_int_equal(one->price, 300);
+    assert_int_equal(one->usual_price, 100);
+    assert_int_equal(one->category_buyers, 8);
+    assert_int_equal(one->sku_buyers, 3);
+    assert_non_null(strstr(one->reason, "3.00 a unit against the 1.00"));
 
     /* allowing 5x makes t4 (the most bought) the step up; t3 needs 3 buyers no more */
     o.upgrade_max_pct = 500;
-    m = build(&h, &o);
-    n = offersFor(m, "u", 10, 10, &a, &off);
-    assert_int_equal(n, 1);
-    assert_string_equal(off[0].sku, "t4");
-    NEAR(off[0].score, 4.0 / 8.0);
-    ly_offers_model_free(m);
+    rebuild(&m, &h, &o);
+    NEAR(onlyOffer(m, "u", 10, &a, "t4")->score, 4.0 / 8.0);
 
     /* c1 pays (150 + 300) / 2 = 225 on average: t4 (500 = 222%) is the step up */
     o.upgrade_max_pct = 400;
-    m = build(&h, &o);
-    n = offersFor(m, "c1", 10, 10, &a, &off);
-    assert_int_equal(n, 1);
-    assert_string_equal(off[0].sku, "t4");
-    assert_int_equal(off[0].usual_price, 225);
+    rebuild(&m, &h, &o);
+    assert_int_equal(onlyOffer(m, "c1", 10, &a, "t4")->usual_price, 225);
     ly_offers_model_free(m);
     ly_arena_free(&a);
 }
@@ -554,17 +550,33 @@ static int keepSim(void *ctx, const ly_sim_receipt *sr)
     return 0;
 }
 
-static ly_offers_eval evalSim(uint64_t seed, ly_sim **keep_sim)
+/* Simulates customers under seed into b (receipts in time order); the simulation is
+ * returned open, since b's lines point into its catalogue. */
+static ly_sim *simCollect(uint64_t seed, int customers, simBuf *b)
 {
     ly_sim_config cfg;
     ly_sim_config_default(&cfg);
     cfg.seed = seed;
-    cfg.customers = 1500;
+    cfg.customers = customers;
     ly_sim *sim;
     ly_error err;
     assert_int_equal(ly_sim_open(&cfg, &sim, &err), LY_OK);
-    simBuf b = {.cat = ly_sim_catalog_get(sim)};
-    assert_int_equal(ly_sim_run(sim, keepSim, NULL, &b, &err), 0);
+    *b = (simBuf){.cat = ly_sim_catalog_get(sim)};
+    assert_int_equal(ly_sim_run(sim, keepSim, NULL, b, &err), 0);
+    return sim;
+}
+
+static void simBufFree(simBuf *b)
+{
+    free(b->r);
+    ly_arena_free(&b->a);
+}
+
+static ly_offers_eval evalSim(uint64_t seed, ly_sim **keep_sim)
+{
+    simBuf b;
+    ly_sim *sim = simCollect(seed, 1500, &b);
+    ly_error err;
     ly_offers_eval_options eo = {.k = 10};
     ly_offers_options_default(&eo.model);
     assert_true(ly_date_parse("2024-10-01", &eo.split_day));
@@ -574,8 +586,7 @@ static ly_offers_eval evalSim(uint64_t seed, ly_sim **keep_sim)
     ly_err rc = ly_offers_evaluate(&src, &eo, &ev, &err);
     if (rc) fail_msg("evaluate: %s (%s)", err.message, err.code);
     src.close(src.ctx);
-    free(b.r);
-    ly_arena_free(&b.a);
+    simBufFree(&b);
     *keep_sim = sim;
     return ev;
 }
@@ -607,15 +618,9 @@ static void test_beats_popularity_on_simulated_data(void **state)
 static void test_planted_combo_partner(void **state)
 {
     (void)state;
-    ly_sim_config cfg;
-    ly_sim_config_default(&cfg);
-    cfg.seed = 5;
-    cfg.customers = 600;
-    ly_sim *sim;
+    simBuf b;
+    ly_sim *sim = simCollect(5, 600, &b);
     ly_error err;
-    assert_int_equal(ly_sim_open(&cfg, &sim, &err), LY_OK);
-    simBuf b = {.cat = ly_sim_catalog_get(sim)};
-    assert_int_equal(ly_sim_run(sim, keepSim, NULL, &b, &err), 0);
     /* a customer who has just bought only the cappuccino */
     const ly_sim_sku *caf = ly_sim_sku_find(sim, "CAF-1-2");
     assert_non_null(caf);
@@ -638,8 +643,7 @@ static void test_planted_combo_partner(void **state)
     assert_true(off[0].lift > 3);
     ly_arena_free(&a);
     ly_offers_model_free(m);
-    free(b.r);
-    ly_arena_free(&b.a);
+    simBufFree(&b);
     ly_sim_close(sim);
 }
 

@@ -54,16 +54,24 @@ static char *file(const world *w, const char *name, const char *text)
     return p;
 }
 
+/* Runs sql on the world's database, opened read-only, up to its first row (the test fails
+ * when there is none). The caller finalizes the statement and closes *db. */
+static sqlite3_stmt *firstRow(const world *w, const char *sql, sqlite3 **db)
+{
+    if (sqlite3_open_v2(w->db, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+        fail_msg("open %s: %s", w->db, sqlite3_errmsg(*db));
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(*db, sql, -1, &st, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(*db));
+    if (sqlite3_step(st) != SQLITE_ROW) fail_msg("%s: no row", sql);
+    return st;
+}
+
 /* The integer the query gives (its first column of its first row). */
 static long long q(const world *w, const char *sql)
 {
     sqlite3 *db;
-    if (sqlite3_open_v2(w->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        fail_msg("open %s: %s", w->db, sqlite3_errmsg(db));
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    if (sqlite3_step(st) != SQLITE_ROW) fail_msg("%s: no row", sql);
+    sqlite3_stmt *st = firstRow(w, sql, &db);
     long long v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     sqlite3_close(db);
@@ -74,12 +82,7 @@ static long long q(const world *w, const char *sql)
 static char *qs(const world *w, const char *sql)
 {
     sqlite3 *db;
-    if (sqlite3_open_v2(w->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
-        fail_msg("open %s: %s", w->db, sqlite3_errmsg(db));
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-    if (sqlite3_step(st) != SQLITE_ROW) fail_msg("%s: no row", sql);
+    sqlite3_stmt *st = firstRow(w, sql, &db);
     const unsigned char *t = sqlite3_column_text(st, 0);
     char *v = strdup(t ? (const char *)t : "");
     sqlite3_finalize(st);
@@ -96,6 +99,26 @@ static void expectCode(const tl_run *r, int code, const char *what)
 static void expectIn(const char *text, const char *needle, const char *what)
 {
     if (!strstr(text, needle)) fail_msg("%s: '%s' not found in:\n%s", what, needle, text);
+}
+
+/* `loyal check` finds the world's books consistent. */
+static void assertChecked(const world *w)
+{
+    assert_int_equal(tl_world_check(&(tl_world){.dir = w->dir, .db = w->db, .program = w->program}), 0);
+}
+
+/* Writes text as name in the world's directory and imports it: the import must refuse it
+ * as bad data (exit 3) with needle in its standard error. */
+static void expectRefused(const world *w, const char *name, const char *text, const char *needle,
+                          const char *what)
+{
+    char *path = file(w, name, text);
+    tl_run r;
+    tl_loyal(&r, NULL, "import", "--db", w->db, "--program", w->program, path, NULL);
+    expectCode(&r, 3, what);
+    expectIn(r.err, needle, what);
+    tl_run_free(&r);
+    free(path);
 }
 
 /* The number after "label: " in a summary. */
@@ -384,7 +407,7 @@ static void test_online_retail(void **state)
                            "'490397'"), 1);
     /* Anonymous invoices stay anonymous. */
     assert_true(q(&w, "SELECT count(*) FROM receipts WHERE customer_id IS NULL") > 0);
-    assert_int_equal(tl_world_check(&(tl_world){.dir = w.dir, .db = w.db, .program = w.program}), 0);
+    assertChecked(&w);
 
     /* (3) Importing the same file again changes nothing. */
     tl_loyal(&r, NULL, "import", "--db", w.db, "--program", w.program, "--layout", "online_retail",
@@ -423,7 +446,7 @@ static void test_online_retail_points(void **state)
     assert_true(q(&w, "SELECT sum(points_earned) FROM receipts") > 0);
     assert_true(q(&w, "SELECT count(*) FROM lots") > 0);
     assert_true(q(&w, "SELECT count(*) FROM ledger WHERE kind = 'return'") > 0);
-    assert_int_equal(tl_world_check(&(tl_world){.dir = w.dir, .db = w.db, .program = w.program}), 0);
+    assertChecked(&w);
     free(csv);
     worldFree(&w);
 }
@@ -437,67 +460,41 @@ static void test_bad_row(void **state)
     (void)state;
     world w;
     worldMake(&w);
-    char *bad = file(&w, "bad.csv",
-                     "receipt_id,time,store,sku,qty,price,customer_card\n"
-                     "A1,2024-03-01 10:00:00,Main,X,1,1.00,C1\n"
-                     "A2,2024-03-01 11:00:00,Main,X,1,1.00,C2\n"
-                     "A3,2024-03-01 12:00:00,Main,X,one,1.00,C3\n"
-                     "A4,2024-03-01 13:00:00,Main,X,1,1.00,C4\n");
-    tl_run r;
-    tl_loyal(&r, NULL, "import", "--db", w.db, "--program", w.program, bad, NULL);
-    expectCode(&r, 3, "bad row");
-    expectIn(r.err, "bad.csv:4: column qty: ", "the error names the line and column");
-    tl_run_free(&r);
+    expectRefused(&w, "bad.csv",
+                  "receipt_id,time,store,sku,qty,price,customer_card\n"
+                  "A1,2024-03-01 10:00:00,Main,X,1,1.00,C1\n"
+                  "A2,2024-03-01 11:00:00,Main,X,1,1.00,C2\n"
+                  "A3,2024-03-01 12:00:00,Main,X,one,1.00,C3\n"
+                  "A4,2024-03-01 13:00:00,Main,X,1,1.00,C4\n",
+                  "bad.csv:4: column qty: ", "bad row: the error names the line and column");
     assert_int_equal(q(&w, "SELECT count(*) FROM receipts"), 0);
     assert_int_equal(q(&w, "SELECT count(*) FROM customers"), 0);
 
     /* An error found by the service (amount over qty x price) on the second line of a receipt
      * is reported at that line too. */
-    char *bad2 = file(&w, "bad2.csv",
-                      "receipt_id,time,store,sku,qty,price,amount\n"
-                      "B1,2024-03-01 10:00:00,Main,X,1,1.00,\n"
-                      "B2,2024-03-01 11:00:00,Main,X,1,1.00,1.00\n"
-                      "B2,2024-03-01 11:00:00,Main,Y,1,1.00,5.00\n"
-                      "B3,2024-03-01 12:00:00,Main,X,1,1.00,\n");
-    tl_loyal(&r, NULL, "import", "--db", w.db, "--program", w.program, bad2, NULL);
-    expectCode(&r, 3, "amount over price");
-    expectIn(r.err, "bad2.csv:4: column amount: ", "service error mapped to its line");
-    tl_run_free(&r);
+    expectRefused(&w, "bad2.csv",
+                  "receipt_id,time,store,sku,qty,price,amount\n"
+                  "B1,2024-03-01 10:00:00,Main,X,1,1.00,\n"
+                  "B2,2024-03-01 11:00:00,Main,X,1,1.00,1.00\n"
+                  "B2,2024-03-01 11:00:00,Main,Y,1,1.00,5.00\n"
+                  "B3,2024-03-01 12:00:00,Main,X,1,1.00,\n",
+                  "bad2.csv:4: column amount: ", "amount over price: service error mapped to its line");
 
     /* A broken quote, a bad time, a missing column. */
-    char *bad3 = file(&w, "bad3.csv", "receipt_id,time,store,sku,qty,price\n"
-                                      "C1,2024-03-01 10:00:00,Main,\"X\"Y,1,1.00\n");
-    tl_loyal(&r, NULL, "import", "--db", w.db, "--program", w.program, bad3, NULL);
-    expectCode(&r, 3, "text after a closing quote");
-    expectIn(r.err, "bad3.csv:2: ", "csv error line");
-    tl_run_free(&r);
-    char *bad4 = file(&w, "bad4.csv", "receipt_id,time,store,sku,qty,price\n"
-                                      "D1,2024-02-30 10:00:00,Main,X,1,1.00\n");
-    tl_loyal(&r, NULL, "import", "--db", w.db, "--program", w.program, bad4, NULL);
-    expectCode(&r, 3, "bad date");
-    expectIn(r.err, "bad4.csv:2: column time: ", "time error");
-    tl_run_free(&r);
-    char *bad5 = file(&w, "bad5.csv", "receipt_id,time,store,sku,price\nE1,2024-03-01,Main,X,1\n");
-    tl_loyal(&r, NULL, "import", "--db", w.db, "--program", w.program, bad5, NULL);
-    expectCode(&r, 3, "missing column");
-    expectIn(r.err, "no column 'qty'", "missing column named");
-    tl_run_free(&r);
+    expectRefused(&w, "bad3.csv", "receipt_id,time,store,sku,qty,price\n"
+                                  "C1,2024-03-01 10:00:00,Main,\"X\"Y,1,1.00\n",
+                  "bad3.csv:2: ", "text after a closing quote");
+    expectRefused(&w, "bad4.csv", "receipt_id,time,store,sku,qty,price\n"
+                                  "D1,2024-02-30 10:00:00,Main,X,1,1.00\n",
+                  "bad4.csv:2: column time: ", "bad date");
+    expectRefused(&w, "bad5.csv", "receipt_id,time,store,sku,price\nE1,2024-03-01,Main,X,1\n",
+                  "no column 'qty'", "missing column");
     /* A receipt id used again further down with other rows. */
-    char *bad6 = file(&w, "bad6.csv", "receipt_id,time,store,sku,qty,price\n"
-                                      "F1,2024-03-01,Main,X,1,1\nF2,2024-03-01,Main,X,1,1\n"
-                                      "F1,2024-03-01,Main,X,2,1\n");
-    tl_loyal(&r, NULL, "import", "--db", w.db, "--program", w.program, bad6, NULL);
-    expectCode(&r, 3, "receipt id reused");
-    expectIn(r.err, "bad6.csv:4: column receipt_id: ", "reused id line");
-    tl_run_free(&r);
+    expectRefused(&w, "bad6.csv", "receipt_id,time,store,sku,qty,price\n"
+                                  "F1,2024-03-01,Main,X,1,1\nF2,2024-03-01,Main,X,1,1\n"
+                                  "F1,2024-03-01,Main,X,2,1\n",
+                  "bad6.csv:4: column receipt_id: ", "receipt id reused");
     assert_int_equal(q(&w, "SELECT count(*) FROM receipts"), 0);
-
-    free(bad);
-    free(bad2);
-    free(bad3);
-    free(bad4);
-    free(bad5);
-    free(bad6);
     worldFree(&w);
 }
 
@@ -619,7 +616,7 @@ static void test_loyal_layout(void **state)
                            "receipts.id = receipt WHERE receipt_id = 'R1'"), 2000);
     assert_int_equal(q(&w, "SELECT returned_qty FROM receipt_lines JOIN receipts ON "
                            "receipts.id = receipt WHERE receipt_id = 'R2'"), 500);
-    assert_int_equal(tl_world_check(&(tl_world){.dir = w.dir, .db = w.db, .program = w.program}), 0);
+    assertChecked(&w);
 
     /* (3) Again, from standard input: nothing new. */
     char *cmd = tl_strdupf("'%s' import --db '%s' --program '%s' --quiet - < '%s' > '%s/again.out' 2>&1",
@@ -652,22 +649,14 @@ static void test_loyal_layout(void **state)
     free(changed);
 
     /* A return of more than is left, or of a receipt that does not exist, is bad data. */
-    char *more = file(&w, "more.csv", "receipt_id,time,store,sku,qty,price,return_of\n"
-                                      "RET3,2024-03-07,Main,MILK,5,,R1\n");
-    tl_loyal(&r, NULL, "import", "--db", w.db, "--program", w.program, more, NULL);
-    expectCode(&r, 3, "return too much");
-    expectIn(r.err, "more.csv:2: column qty: ", "return error line");
-    tl_run_free(&r);
-    char *none = file(&w, "none.csv", "receipt_id,time,store,sku,qty,price,return_of\n"
-                                      "RET4,2024-03-07,Main,MILK,1,,NOPE\n");
-    tl_loyal(&r, NULL, "import", "--db", w.db, "--program", w.program, none, NULL);
-    expectCode(&r, 3, "return of unknown receipt");
-    expectIn(r.err, "none.csv:2: column return_of: ", "unknown receipt named");
-    tl_run_free(&r);
+    expectRefused(&w, "more.csv", "receipt_id,time,store,sku,qty,price,return_of\n"
+                                  "RET3,2024-03-07,Main,MILK,5,,R1\n",
+                  "more.csv:2: column qty: ", "return too much");
+    expectRefused(&w, "none.csv", "receipt_id,time,store,sku,qty,price,return_of\n"
+                                  "RET4,2024-03-07,Main,MILK,1,,NOPE\n",
+                  "none.csv:2: column return_of: ", "return of unknown receipt");
     assert_int_equal(q(&w, "SELECT count(*) FROM returns"), 2);
 
-    free(more);
-    free(none);
     free(csv);
     worldFree(&w);
 }
@@ -711,7 +700,7 @@ static void test_online_retail_rules(void **state)
                            "receipts.id = receipt WHERE receipt_id = '500001' AND sku = 'MUG'"), 1000);
     assert_int_equal(q(&w, "SELECT count(*) FROM returns WHERE return_id IN "
                            "('C500004/500002', 'C500004/500001')"), 2);
-    assert_int_equal(tl_world_check(&(tl_world){.dir = w.dir, .db = w.db, .program = w.program}), 0);
+    assertChecked(&w);
     free(csv);
     worldFree(&w);
 }

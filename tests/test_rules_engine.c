@@ -129,6 +129,21 @@ static const ly_rule_result *result(const fixture *f, const char *id)
     return NULL;
 }
 
+/* A fresh receipt of the given lines, priced without an error. */
+static void priceOk(fixture *f, const ly_program *p, const lineSpec *ls, size_t n)
+{
+    receiptOf(f, ls, n);
+    assert_int_equal(priceIt(f, p), LY_OK);
+}
+
+/* The rule did not apply, and it names the setting that stopped it. */
+static void assertNotApplied(const fixture *f, const char *id, const char *failed)
+{
+    const ly_rule_result *res = result(f, id);
+    assert_false(res->applied);
+    assert_string_equal(res->failed, failed);
+}
+
 /* ---------------------------------------------------------------------------------------
  * Effects
  * ------------------------------------------------------------------------------------- */
@@ -143,8 +158,7 @@ static void points_percent_rewards_the_eligible_lines(void **state)
         "{\"id\":\"r\",\"conditions\":{\"lines\":{\"brands\":[\"Dilmah\"]}},"
         "\"effect\":{\"type\":\"points_percent\",\"percent\":\"10\"}}");
     fixture f;
-    receiptOf(&f, twoLines, 2);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, twoLines, 2);
     assert_int_equal(f.out.bonus, 10);       /* 10% of 100.00 */
     assert_int_equal(f.lrules[0].points, 10);
     assert_int_equal(f.lrules[1].points, 0);
@@ -159,8 +173,7 @@ static void fixed_points_spread_by_amount(void **state)
     (void)state;
     ly_program p = programOf(NULL, NULL, "{\"id\":\"r\",\"effect\":{\"type\":\"points_fixed\",\"points\":50}}");
     fixture f;
-    receiptOf(&f, twoLines, 2);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, twoLines, 2);
     assert_int_equal(f.lrules[0].points, 17); /* 16.67 gets the remainder */
     assert_int_equal(f.lrules[1].points, 33);
     ly_program_free(&p);
@@ -173,8 +186,7 @@ static void a_multiplier_repeats_the_base_rate(void **state)
         "{\"id\":\"x3\",\"conditions\":{\"lines\":{\"skus\":[\"A\"]}},"
         "\"effect\":{\"type\":\"points_multiplier\",\"multiplier\":\"3\"}}");
     fixture f;
-    receiptOf(&f, twoLines, 2);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, twoLines, 2);
     assert_int_equal(f.lrules[0].points, 10); /* 2 x 5% of 100.00 */
     assert_int_equal(f.out.earn, 25);
     assert_int_equal(f.prices[0].points_earned, 15); /* x3 of 5 */
@@ -188,8 +200,7 @@ static void percent_discount_lowers_the_base_of_points(void **state)
         "{\"id\":\"d\",\"conditions\":{\"lines\":{\"categories\":[\"tea\"]}},"
         "\"effect\":{\"type\":\"discount_percent\",\"percent\":\"10\"}}");
     fixture f;
-    receiptOf(&f, twoLines, 2);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, twoLines, 2);
     assert_int_equal(f.out.rule_discount, 1000);
     assert_int_equal(f.lrules[0].discount, 1000);
     assert_int_equal(f.out.paid, 29000);
@@ -203,14 +214,12 @@ static void fixed_discount_spreads_with_largest_remainder_and_never_exceeds(void
     ly_program p = programOf(NULL, NULL,
         "{\"id\":\"d\",\"effect\":{\"type\":\"discount_fixed\",\"amount\":\"50.00\"}}");
     fixture f;
-    receiptOf(&f, twoLines, 2);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, twoLines, 2);
     assert_int_equal(f.lrules[0].discount, 1667);
     assert_int_equal(f.lrules[1].discount, 3333);
     ly_program_free(&p);
     p = programOf(NULL, NULL, "{\"id\":\"d\",\"effect\":{\"type\":\"discount_fixed\",\"amount\":\"500.00\"}}");
-    receiptOf(&f, twoLines, 2);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, twoLines, 2);
     assert_int_equal(f.out.rule_discount, 30000); /* all of it, no more */
     assert_int_equal(f.out.paid, 0);
     assert_int_equal(f.out.earn, 0);
@@ -226,8 +235,7 @@ static void fixed_price_per_unit(void **state)
     static const lineSpec ls[] = {{"A", NULL, NULL, 2000, 15000}, {"B", NULL, NULL, 1000, 5000},
                                   {"C", NULL, NULL, 1500, 5000}};
     fixture f;
-    receiptOf(&f, ls, 3);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, ls, 3);
     assert_int_equal(f.lrules[0].discount, 30000 - 19980);
     assert_int_equal(f.lrules[1].discount, 0);
     assert_int_equal(f.lrules[2].discount, 0); /* already cheaper than 99.90 */
@@ -236,10 +244,8 @@ static void fixed_price_per_unit(void **state)
     static const lineSpec cheap[] = {{"A", NULL, NULL, 1000, 5000}};
     p = programOf(NULL, NULL,
         "{\"id\":\"fp\",\"effect\":{\"type\":\"fixed_price\",\"price\":\"99.90\"}}");
-    receiptOf(&f, cheap, 1);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
-    assert_false(result(&f, "fp")->applied);
-    assert_string_equal(result(&f, "fp")->failed, "effect.price");
+    priceOk(&f, &p, cheap, 1);
+    assertNotApplied(&f, "fp", "effect.price");
     ly_program_free(&p);
 }
 
@@ -253,18 +259,15 @@ static void gift_makes_the_cheapest_of_each_group_free(void **state)
     static const lineSpec ls[] = {{"A", "yogurt", NULL, 3000, 10000}, {"B", "yogurt", NULL, 1000, 5000},
                                   {"C", "yogurt", NULL, 2000, 8000}, {"D", "bread", NULL, 1000, 1000}};
     fixture f;
-    receiptOf(&f, ls, 4);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, ls, 4);
     assert_int_equal(f.lrules[0].discount, 10000);
     assert_int_equal(f.lrules[1].discount, 5000);
     assert_int_equal(f.lrules[2].discount, 0);
     assert_int_equal(f.lrules[3].discount, 0);
     /* Two units are not a group of three; weight goods count whole units only. */
     static const lineSpec few[] = {{"A", "yogurt", NULL, 2500, 10000}};
-    receiptOf(&f, few, 1);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
-    assert_false(result(&f, "g")->applied);
-    assert_string_equal(result(&f, "g")->failed, "effect.buy");
+    priceOk(&f, &p, few, 1);
+    assertNotApplied(&f, "g", "effect.buy");
     ly_program_free(&p);
 }
 
@@ -284,8 +287,7 @@ static void bundle_price_discount_and_points(void **state)
         ly_program p = programOf(NULL, NULL, rule);
         free(rule);
         fixture f;
-        receiptOf(&f, ls, 3);
-        assert_int_equal(priceIt(&f, &p), LY_OK);
+        priceOk(&f, &p, ls, 3);
         /* One bundle: one latte (180.00 of the 360.00 line) and the croissant (90.00). */
         assert_int_equal(f.out.rule_discount, off[k]);
         assert_int_equal(f.lrules[2].discount, 0);
@@ -298,10 +300,8 @@ static void bundle_price_discount_and_points(void **state)
             assert_int_equal(f.lrules[0].points + f.lrules[1].points, 40);
             assert_int_equal(f.lrules[2].points, 0);
         }
-        receiptOf(&f, ls + 1, 2); /* no coffee */
-        assert_int_equal(priceIt(&f, &p), LY_OK);
-        assert_false(result(&f, "b")->applied);
-        assert_string_equal(result(&f, "b")->failed, "effect.items");
+        priceOk(&f, &p, ls + 1, 2); /* no coffee */
+        assertNotApplied(&f, "b", "effect.items");
         ly_program_free(&p);
     }
 }
@@ -405,10 +405,8 @@ static void min_amount_of_eligible_lines_counts_only_them(void **state)
         "{\"id\":\"c\",\"conditions\":{\"lines\":{\"skus\":[\"A\"]},\"min_amount\":{\"amount\":"
         "\"150.00\",\"of\":\"eligible\"}},\"effect\":{\"type\":\"points_fixed\",\"points\":7}}");
     fixture f;
-    receiptOf(&f, twoLines, 2); /* A is 100.00 of a 300.00 receipt */
-    assert_int_equal(priceIt(&f, &p), LY_OK);
-    assert_false(result(&f, "c")->applied);
-    assert_string_equal(result(&f, "c")->failed, "conditions.min_amount");
+    priceOk(&f, &p, twoLines, 2); /* A is 100.00 of a 300.00 receipt */
+    assertNotApplied(&f, "c", "conditions.min_amount");
     assert_non_null(strstr(result(&f, "c")->reason, "10000 is under 15000"));
     ly_program_free(&p);
 }
@@ -440,8 +438,7 @@ static void rules_apply_by_priority_each_on_what_is_left(void **state)
         "{\"id\":\"first\",\"priority\":1,\"effect\":{\"type\":\"discount_fixed\",\"amount\":\"100.00\"}}");
     static const lineSpec one[] = {{"A", NULL, NULL, 1000, 30000}};
     fixture f;
-    receiptOf(&f, one, 1);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, one, 1);
     assert_string_equal(f.out.rules[0].rule->id, "first");
     assert_int_equal(f.out.rules[0].discount, 10000);
     assert_int_equal(f.out.rules[1].discount, 2000); /* 10% of the 200.00 left */
@@ -451,8 +448,7 @@ static void rules_apply_by_priority_each_on_what_is_left(void **state)
     p = programOf(NULL, NULL,
         "{\"id\":\"pct\",\"effect\":{\"type\":\"discount_percent\",\"percent\":\"10\"}},"
         "{\"id\":\"fix\",\"effect\":{\"type\":\"discount_fixed\",\"amount\":\"100.00\"}}");
-    receiptOf(&f, one, 1);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, one, 1);
     assert_string_equal(f.out.rules[0].rule->id, "pct");
     assert_int_equal(f.out.paid, 30000 - 3000 - 10000);
     ly_program_free(&p);
@@ -467,15 +463,12 @@ static void an_exclusive_rule_that_applies_stops_the_rest(void **state)
         "\"effect\":{\"type\":\"discount_percent\",\"percent\":\"20\"}},"
         "{\"id\":\"all\",\"priority\":2,\"effect\":{\"type\":\"points_fixed\",\"points\":10}}");
     fixture f;
-    receiptOf(&f, twoLines, 2);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, twoLines, 2);
     assert_true(result(&f, "vip")->applied);
-    assert_false(result(&f, "all")->applied);
-    assert_string_equal(result(&f, "all")->failed, "exclusive");
+    assertNotApplied(&f, "all", "exclusive");
     assert_int_equal(f.out.bonus, 0);
     /* When the exclusive rule does not apply, the others do. */
-    receiptOf(&f, twoLines + 1, 1);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, twoLines + 1, 1);
     assert_false(result(&f, "vip")->applied);
     assert_true(result(&f, "all")->applied);
     assert_int_equal(f.out.bonus, 10);
@@ -491,13 +484,11 @@ static void caps_of_a_rule_and_of_the_receipt(void **state)
         "{\"id\":\"late\",\"effect\":{\"type\":\"points_fixed\",\"points\":10}},"
         "{\"id\":\"off\",\"effect\":{\"type\":\"discount_percent\",\"percent\":\"50\"},\"cap\":{\"discount\":\"12.34\"}}");
     fixture f;
-    receiptOf(&f, twoLines, 2);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, twoLines, 2);
     assert_int_equal(result(&f, "pts")->points, 20); /* 30 capped to 20 */
     assert_non_null(strstr(result(&f, "pts")->reason, "cap.points"));
     assert_int_equal(result(&f, "more")->points, 5);  /* the receipt's cap of 25 */
-    assert_false(result(&f, "late")->applied);
-    assert_string_equal(result(&f, "late")->failed, "earn.bonus_cap_points");
+    assertNotApplied(&f, "late", "earn.bonus_cap_points");
     assert_int_equal(result(&f, "off")->discount, 1234);
     assert_int_equal(f.out.bonus, 25);
     ly_program_free(&p);
@@ -520,8 +511,7 @@ static void rounding_is_named_per_rule(void **state)
         ly_program p = programOf(NULL, NULL, rules);
         free(rules);
         fixture f;
-        receiptOf(&f, ls, 2);
-        assert_int_equal(priceIt(&f, &p), LY_OK);
+        priceOk(&f, &p, ls, 2);
         assert_int_equal(result(&f, "p")->points, cases[k].points);
         assert_int_equal(result(&f, "d")->discount, cases[k].off);
         ly_program_free(&p);
@@ -531,14 +521,12 @@ static void rounding_is_named_per_rule(void **state)
         "{\"id\":\"d\",\"effect\":{\"type\":\"discount_percent\",\"percent\":\"15\",\"rounding\":\"up\"}}");
     static const lineSpec tiny[] = {{"B", NULL, NULL, 1000, 15}};
     fixture f;
-    receiptOf(&f, tiny, 1);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, tiny, 1);
     assert_int_equal(f.out.rule_discount, 3);
     ly_program_free(&p);
     p = programOf(NULL, NULL,
         "{\"id\":\"d\",\"effect\":{\"type\":\"discount_percent\",\"percent\":\"15\"}}");
-    receiptOf(&f, tiny, 1);
-    assert_int_equal(priceIt(&f, &p), LY_OK);
+    priceOk(&f, &p, tiny, 1);
     assert_int_equal(f.out.rule_discount, 2); /* the default for money: down */
     ly_program_free(&p);
 }
@@ -617,8 +605,7 @@ static void the_limits_hook_caps_and_blocks(void **state)
     gateLeft = 30;
     assert_int_equal(priceIt(&f, &p), LY_OK);
     assert_int_equal(result(&f, "budgeted")->points, 30);
-    assert_false(result(&f, "limited")->applied);
-    assert_string_equal(result(&f, "limited")->failed, "limits");
+    assertNotApplied(&f, "limited", "limits");
     assert_string_equal(result(&f, "limited")->reason, "used 3 times this month");
     gateLeft = 0;
     assert_int_equal(priceIt(&f, &p), LY_OK);

@@ -505,26 +505,17 @@ static bool hasReferralQuests(const ly_quests *qs)
 }
 
 ly_err ly__quests_referral_confirmed(ly_service *s, ly_db *db, struct ly_program_ref *ref,
-                                     int64_t customer_id, const ly_checkout *in, ly_time now,
-                                     ly_arena *a, ly_error *err)
+                                     int64_t customer_id, int64_t referrer_id,
+                                     const ly_checkout *in, ly_time now, ly_arena *a,
+                                     ly_error *err)
 {
     const ly_quests *qs = ref->p.quests;
-    if (customer_id <= 0 || in->no_points || !hasReferralQuests(qs)) return LY_OK;
+    if (customer_id <= 0 || !referrer_id || !hasReferralQuests(qs)) return LY_OK;
     const ly_receipt *r = &in->receipt;
-    /* The referral's stored state is the truth: rewards.c has just made this receipt its
-     * qualifying purchase, or not. */
-    ly_referral rf;
-    ly_err rc = ly_db_referral_get(db, customer_id, a, &rf, err);
-    if (rc == LY_ENOTFOUND) {
-        ly_error_clear(err);
-        return LY_OK;
-    }
-    TRY(rc);
-    if (!rf.receipt_id || strcmp(rf.receipt_id, r->receipt_id) != 0) return LY_OK;
     /* The referrer as they are now (a merged-away profile counts for its survivor). */
     ly_customer referrer;
-    ly_who who = {.customer_id = rf.referrer};
-    rc = ly__service_resolve(s, db, &who, a, &referrer, err);
+    ly_who who = {.customer_id = referrer_id};
+    ly_err rc = ly__service_resolve(s, db, &who, a, &referrer, err);
     if (rc == LY_ENOTFOUND) {
         ly_error_clear(err);
         return LY_OK;

@@ -409,9 +409,10 @@ ly_err ly__rw_after(ly__rw *rw, const ly_checkout *in, ly_arena *a, ly_checkout_
 
 ly_err ly__rw_confirmed(ly_service *s, const ly_program *prog, ly_db *db, ly__rw *rw,
                         const ly_checkout *in, const ly_checkout_result *res, ly_time now,
-                        ly_error *err)
+                        int64_t *referrer, ly_error *err)
 {
     (void)s;
+    *referrer = 0;
     const ly_receipt *r = &in->receipt;
     const ly_pricing *p = &res->pricing;
     int64_t customer_id = res->customer ? res->customer->id : 0;
@@ -446,11 +447,13 @@ ly_err ly__rw_confirmed(ly_service *s, const ly_program *prog, ly_db *db, ly__rw
         if (rc != LY_OK && rc != LY_ENOTFOUND) return rc;
         ly_error_clear(err);
         /* The reward waits for the end of the receipt's return window. */
-        if (waiting)
+        if (waiting) {
             TRY(ly_db_referral_qualify(db, customer_id, r->receipt_id,
                                        res->points_active_at > r->time ? res->points_active_at
                                                                        : r->time,
                                        err));
+            *referrer = ref.referrer;
+        }
     }
     return LY_OK;
 }

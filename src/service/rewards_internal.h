@@ -51,10 +51,11 @@ ly_err ly__rw_after(ly__rw *rw, const ly_checkout *in, ly_arena *a, ly_checkout_
 
 /* Inside the confirm's job, after the receipt is priced and credited: records the uses of
  * limited rules and budgets, the coupons' redemptions, the partner's figures and a
- * referral's qualifying purchase. */
+ * referral's qualifying purchase. *referrer gets the referrer whose referral this receipt
+ * has just qualified, 0 when it qualified none. */
 ly_err ly__rw_confirmed(ly_service *s, const ly_program *prog, ly_db *db, ly__rw *rw,
                         const ly_checkout *in, const ly_checkout_result *res, ly_time now,
-                        ly_error *err);
+                        int64_t *referrer, ly_error *err);
 
 /* Inside a return's job: the partner's figures of the return; when the receipt is now
  * fully returned, gives back its rule uses, budgets and coupons, and stops it qualifying a

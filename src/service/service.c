@@ -809,11 +809,12 @@ static ly_err opConfirm(ly_service *s, ly_db *db, ly_op *op, ly_error *err)
     sr.created_at = op->now;
     TRY(ly_db_receipt_insert(db, &sr, err));
     /* Rule uses, budgets, coupons, partner figures, a referral's purchase (rewards.c). */
-    TRY(ly__rw_confirmed(s, prog, db, rw, in, out, op->now, err));
+    int64_t referrer;
+    TRY(ly__rw_confirmed(s, prog, db, rw, in, out, op->now, &referrer, err));
     /* A referral this receipt qualified counts for the referrer's quests (quests.c). */
-    if (pw && prog->quests)
-        TRY(ly__quests_referral_confirmed(s, db, op->prog_, w.customer_id, in, op->now,
-                                          op->arena, err));
+    if (referrer && prog->quests)
+        TRY(ly__quests_referral_confirmed(s, db, op->prog_, w.customer_id, referrer, in,
+                                          op->now, op->arena, err));
     TRY(ly__survey_confirmed(prog, db, in, err)); /* its touchpoint (survey.c, engineer S) */
     /* An upgrade happens as soon as the receipt qualifies, in the same job (tiers.c). */
     if (pw && prog->tiers) TRY(ly__tiers_after_confirm(s, db, prog, w.customer_id, op->now, err));

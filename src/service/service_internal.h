@@ -150,14 +150,14 @@ ly_err ly__quests_returned(ly_service *s, ly_db *db, const ly_program *prog,
 
 /* Referral quests and coupon rewards (issue 6, engineer R; docs/quests.md). */
 
-/* Inside the confirm's job, after the referral bookkeeping (rewards.c) ran for the new (not
- * replayed) receipt in of customer_id: when this receipt is now the qualifying purchase of
- * the customer's referral, advances by 1 the referrer's running "referrals" quests whose
- * audience the referrer is in, in the period of the receipt's local time, rewarding one
- * that reaches its target (once per period), and records the receipt's contribution. */
+/* Inside the confirm's job, after the referral bookkeeping (rewards.c) made the new (not
+ * replayed) receipt in of customer_id the qualifying purchase of its referral by referrer:
+ * advances by 1 the referrer's running "referrals" quests whose audience the referrer is in,
+ * in the period of the receipt's local time, rewarding one that reaches its target (once per
+ * period), and records the receipt's contribution. */
 ly_err ly__quests_referral_confirmed(ly_service *s, ly_db *db, struct ly_program_ref *ref,
-                                     int64_t customer_id, const ly_checkout *in, ly_time now,
-                                     ly_arena *a, ly_error *err);
+                                     int64_t customer_id, int64_t referrer, const ly_checkout *in,
+                                     ly_time now, ly_arena *a, ly_error *err);
 
 /* Inside a return's job, after the referral bookkeeping (rewards.c) ran: a receipt that
  * counted for a referrer's "referrals" quest and no longer qualifies the referral (a full
